@@ -1,0 +1,37 @@
+"""A pack's own golden cases (``golden:`` in the pack): inputs by code and expected scores."""
+
+from __future__ import annotations
+
+from .errors import AnjuError
+from .golden import CaseResult, Check, close, tolerance
+from .model import Pack
+from .numbers import fmt
+from .scoring import evaluate
+
+
+def run_pack_golden(pack: Pack) -> list[CaseResult]:
+    if not pack.golden:
+        return [CaseResult(f"{pack.id}", pack.origin, error=f"规则包“{pack.id}”没有自带黄金案例（golden），每个规则包至少应有一个")]
+    return [run_one(pack, case) for case in pack.golden]
+
+
+def run_one(pack: Pack, case: dict) -> CaseResult:
+    result = CaseResult(f"{pack.id}/{case.get('id', '?')}", pack.origin)
+    try:
+        evaluation = evaluate(pack, case.get("inputs") or {})
+    except AnjuError as exc:
+        result.error = str(exc)
+        return result
+    tol_ind, tol_total = tolerance(case, "indicator"), tolerance(case, "total")
+    for code, expected in (case.get("expected_scores") or {}).items():
+        got = evaluation.indicator(str(code))
+        if got is None:
+            result.checks.append(Check(str(code), "（无此指标）", str(expected), False))
+        else:
+            result.checks.append(Check(str(code), fmt(got.score), str(expected), close(got.score, expected, tol_ind)))
+    if case.get("expected_total") is not None:
+        result.checks.append(Check("总分", fmt(evaluation.total), str(case["expected_total"]),
+                                   close(evaluation.total, case["expected_total"], tol_total)))
+    if case.get("expected_grade") is not None:
+        result.checks.append(Check("等级", evaluation.grade, str(case["expected_grade"]), evaluation.grade == str(case["expected_grade"])))
+    return result

@@ -1,0 +1,295 @@
+"""Scoring an evaluation: parse the facts, run each indicator's rule, apply the
+pack's N/A, rounding, veto and grade policies, and build level subtotals.
+
+Pure: the pack and the inputs come in as data, an ``EvaluationResult`` goes out.
+All input problems of one evaluation are collected and raised together as an
+``EvaluationError`` so a user fixes them in one pass.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from decimal import Decimal
+
+from .errors import EvaluationError, InputError, RuleDefinitionError
+from .model import (NO_DATA, NOT_ACCEPTED, NOT_APPLICABLE, SCORED, STATE_LABELS, STATE_WORDS, VETOED,
+                    EvaluationResult, Indicator, IndicatorResult, InputSpec, LevelResult, Pack)
+from .numbers import HUNDRED, ZERO, fmt, normalise_text, quantize, to_bool, to_decimal
+from .ruletypes import Outcome, run_rule
+
+# Keys an input mapping may carry besides the rule's inputs.
+META_KEYS = {"status", "note", "remark", "claimed"}
+
+
+def input_state(value) -> str | None:
+    """'无任务' / '未验收' / '无数据' (and English aliases) -> an explicit state."""
+    if isinstance(value, str):
+        return STATE_WORDS.get(normalise_text(value).lower())
+    return None
+
+
+# --------------------------------------------------------------------------- input parsing
+
+def parse_value(spec: InputSpec, value, code: str):
+    what = f"指标{code}的“{spec.label}”"
+    key = f"{spec.part}.{spec.key}" if spec.part else spec.key
+    if spec.kind in ("number", "percent"):
+        number = to_decimal(value, what=what, code=code, key=key, allow_percent=spec.kind == "percent" or spec.unit == "%")
+        if number < 0:
+            raise InputError(f"{what}不能为负数（收到{fmt(number)}）", code, key)
+        return number
+    if spec.kind in ("count", "days"):
+        number = to_decimal(value, what=what, code=code, key=key)
+        if number < 0 or number != number.to_integral_value():
+            raise InputError(f"{what}应为不小于0的整数（收到{value}）", code, key)
+        return number
+    if spec.kind == "bool":
+        return to_bool(value, what=what, code=code, key=key)
+    if spec.kind == "category":
+        wanted = normalise_text(str(value))
+        for choice_key, label in spec.choices:
+            if wanted in (choice_key, normalise_text(label)):
+                return choice_key
+        options = "、".join(label for _, label in spec.choices)
+        raise InputError(f"{what}应从以下选项中选择：{options}（收到“{value}”）", code, key)
+    if spec.kind == "answers":
+        return parse_answers(value, what, code, key)
+    return value
+
+
+def parse_answers(value, what: str, code: str, key: str) -> dict:
+    """Survey answers: {option label: count}; also accepts [[label, count], ...]."""
+    if isinstance(value, list):
+        try:
+            value = {row[0]: row[1] for row in value}
+        except (TypeError, IndexError, KeyError):
+            raise InputError(f"{what}应为“选项: 人数”的列表", code, key) from None
+    if not isinstance(value, dict) or not value:
+        raise InputError(f"{what}应为“选项: 人数”的对照表，如 非常满意: 82", code, key)
+    answers = {}
+    for label, count in value.items():
+        label_text = unicodedata.normalize("NFKC", str(label)).strip()
+        number = to_decimal(count, what=f"{what}中“{label_text}”的人数", code=code, key=key)
+        if number < 0 or number != number.to_integral_value():
+            raise InputError(f"{what}中“{label_text}”的人数应为不小于0的整数（收到{count}）", code, key)
+        answers[label_text] = answers.get(label_text, ZERO) + number
+    return answers
+
+
+def parse_inputs(indicator: Indicator, raw) -> tuple[str | None, dict]:
+    """Return (explicit state or None, parsed inputs). Raises EvaluationError listing every problem."""
+    code = indicator.code
+    state = input_state(raw)
+    if state:
+        return state, {}
+    if raw is None:
+        raise EvaluationError([InputError(f"缺少指标{code}（{indicator.name}）的输入数据", code)])
+    if not isinstance(raw, dict):
+        raise EvaluationError([InputError(f"指标{code}的输入应为各输入项的对照表，或“无任务/未验收/无数据”（收到“{raw}”）", code)])
+    if raw.get("status") not in (None, ""):
+        state = input_state(raw["status"])
+        if not state:
+            raise EvaluationError([InputError(f"指标{code}的状态“{raw['status']}”无效，可填：无任务、未验收、无数据", code, "status")])
+        return state, {}
+    specs = indicator.compiled.specs
+    problems, parsed = [], {}
+    parts = {s.part for s in specs if s.part}
+    known_top = {s.key for s in specs if not s.part} | parts | META_KEYS
+    for extra in sorted(set(raw) - known_top):
+        problems.append(InputError(f"指标{code}没有输入项“{extra}”；应填写：{describe_inputs(specs)}", code, str(extra)))
+    for spec in specs:
+        container = raw.get(spec.part) if spec.part else raw
+        if spec.part and container is not None and not isinstance(container, dict):
+            problems.append(InputError(f"指标{code}分项“{spec.part}”的输入应为对照表", code, spec.part))
+            continue
+        value = (container or {}).get(spec.key)
+        if isinstance(value, str) and value.strip() == "":
+            value = None
+        found_state = input_state(value)
+        if found_state:
+            return found_state, {}
+        target = parsed.setdefault(spec.part, {}) if spec.part else parsed
+        if value is None:
+            if spec.default is not None:
+                value = spec.default
+            elif spec.required:
+                problems.append(InputError(f"缺少指标{code}的“{spec.label}”（{spec.part + '.' if spec.part else ''}{spec.key}）", code,
+                                           f"{spec.part}.{spec.key}" if spec.part else spec.key))
+                continue
+            else:
+                continue
+        try:
+            target[spec.key] = parse_value(spec, value, code)
+        except InputError as exc:
+            problems.append(exc)
+    if problems:
+        raise EvaluationError(problems)
+    return None, parsed
+
+
+def describe_inputs(specs) -> str:
+    return "、".join(f"{s.part + '.' if s.part else ''}{s.key}（{s.label}）" for s in specs) or "无"
+
+
+# --------------------------------------------------------------------------- scoring
+
+STATE_TEXT = {
+    NOT_ACCEPTED: "未验收，不得分",
+    NO_DATA: "无数据，按0分计（补充数据后请重新计算）",
+}
+
+
+def score_indicator(pack: Pack, indicator: Indicator, raw) -> tuple[str, Outcome]:
+    state, inputs = parse_inputs(indicator, raw)
+    if state == NOT_APPLICABLE:
+        return state, Outcome(indicator.weight, "本年度无此项任务（不适用），按满分计")
+    if state in (NOT_ACCEPTED, NO_DATA):
+        return state, Outcome(ZERO, STATE_TEXT[state], warnings=[f"指标{indicator.code}（{indicator.name}）{STATE_LABELS[state]}，按0分计"])
+    try:
+        return SCORED, run_rule(indicator.compiled, indicator.code, indicator.weight, inputs)
+    except RuleDefinitionError as exc:
+        raise EvaluationError([InputError(str(exc), indicator.code)]) from None
+    except InputError as exc:
+        raise EvaluationError([exc]) from None
+
+
+def evaluate(pack: Pack, inputs: dict) -> EvaluationResult:
+    """Score one evaluation. ``inputs`` maps indicator codes to the rule's inputs."""
+    if not isinstance(inputs, dict):
+        raise EvaluationError([InputError("输入数据应为“指标编码: 输入项”的对照表")])
+    problems: list[InputError] = []
+    known = {i.code for i in pack.indicators}
+    for code in inputs:
+        if str(code) not in known:
+            problems.append(InputError(f"未知指标编码“{code}”：规则包 {pack.id} 中没有该指标", str(code)))
+    outcomes = []
+    for indicator in pack.indicators:
+        try:
+            outcomes.append((indicator, *score_indicator(pack, indicator, inputs.get(indicator.code))))
+        except EvaluationError as exc:
+            problems += exc.problems
+    if problems:
+        raise EvaluationError(problems)
+    return assemble(pack, outcomes)
+
+
+def assemble(pack: Pack, outcomes: list) -> EvaluationResult:
+    weights = {ind.code: ind.weight for ind, _, _ in outcomes}
+    notes = {}
+    if pack.na_policy == "redistribute":
+        weights, notes = redistribute(pack, outcomes)
+    policy = pack.rounding
+    results, warnings, vetoes = [], [], []
+    for indicator, state, outcome in outcomes:
+        raw = outcome.score
+        effective = weights[indicator.code]
+        if state == NOT_APPLICABLE and pack.na_policy == "redistribute" and indicator.code in notes:
+            raw, effective = ZERO, ZERO
+        elif effective != indicator.weight and indicator.weight:
+            raw = raw * effective / indicator.weight
+        score = quantize(raw, policy.indicator.places, policy.indicator.mode)
+        text = outcome.text + notes.get(indicator.code, "") + closing(raw, score, policy.indicator)
+        if state == NOT_APPLICABLE and indicator.code in notes:
+            text = outcome.text.replace("按满分计", "") + notes[indicator.code]
+        rate = rate_of(score, effective, policy.rate) if effective else None
+        result = IndicatorResult(indicator.code, indicator.path, indicator.weight, score, raw, rate, text, state,
+                                 effective, dict(outcome.facts), list(outcome.warnings))
+        if outcome.facts.get("veto"):
+            result.status = VETOED
+            vetoes.append((indicator.code, outcome.facts["veto"], outcome.facts.get("veto_grade")))
+        results.append(result)
+        warnings += outcome.warnings
+    apply_level_vetoes(results, vetoes)
+    raw_total = sum((r.raw_score for r in results), ZERO)
+    summed = sum((r.score for r in results), ZERO) if policy.total_method == "sum_of_indicator_scores" else raw_total
+    total = quantize(summed, policy.total.places, policy.total.mode)
+    if total > pack.total_weight:
+        warnings.append(f"总分{fmt(total)}超过满分{fmt(pack.total_weight)}，按{fmt(pack.total_weight)}计")
+        total = pack.total_weight
+    if total < 0:
+        total = ZERO
+    if any(scope == "total" for _, scope, _ in vetoes):
+        total = ZERO
+    grade = grade_of(pack, total)
+    forced = [g for _, scope, g in vetoes if scope == "grade" and g]
+    if forced:
+        grade = forced[0]
+    levels = level_results(pack, results)
+    return EvaluationResult(pack, results, levels, total, raw_total, grade, warnings, vetoes)
+
+
+def closing(raw: Decimal, score: Decimal, rounding) -> str:
+    """'，得4.52分' and, when rounding changed the number, how."""
+    from .numbers import MODE_NAMES_ZH
+    if raw == score:
+        return f"，得{fmt(score)}分"
+    return f"，得{fmt(score)}分（{fmt(raw, 6)}按{rounding.places}位小数{MODE_NAMES_ZH.get(rounding.mode, '')}）"
+
+
+def rate_of(score: Decimal, weight: Decimal, rounding) -> Decimal:
+    return quantize(score / weight * HUNDRED, rounding.places, rounding.mode)
+
+
+def redistribute(pack: Pack, outcomes: list) -> tuple[dict, dict]:
+    """N/A policy 'redistribute': an inapplicable indicator's weight goes pro rata to its siblings."""
+    weights = {ind.code: ind.weight for ind, _, _ in outcomes}
+    notes: dict[str, str] = {}
+    groups: dict[tuple, list] = {}
+    for indicator, state, _ in outcomes:
+        groups.setdefault(indicator.path[:-1], []).append((indicator, state))
+    for members in groups.values():
+        missing = [ind for ind, state in members if state == NOT_APPLICABLE]
+        if not missing:
+            continue
+        present = [ind for ind, state in members if state != NOT_APPLICABLE]
+        present_weight = sum((ind.weight for ind in present), ZERO)
+        if present_weight == 0:
+            continue   # nothing to move the weight to: full credit stands
+        group_weight = present_weight + sum((ind.weight for ind in missing), ZERO)
+        for ind in missing:
+            weights[ind.code] = ZERO
+            notes[ind.code] = "，其分值按比例调整到同级其他指标"
+        for ind in present:
+            weights[ind.code] = ind.weight * group_weight / present_weight
+            notes[ind.code] = f"（同级有无任务指标，分值由{fmt(ind.weight)}调整为{fmt(weights[ind.code], 4)}）"
+    return weights, notes
+
+
+def apply_level_vetoes(results: list, vetoes: list) -> None:
+    for code, scope, _ in vetoes:
+        if scope != "level":
+            continue
+        top = next(r.path[0] for r in results if r.code == code)
+        for r in results:
+            if r.path[0] == top and r.score:
+                r.score, r.raw_score = ZERO, ZERO
+                r.rate = ZERO if r.rate is not None else None
+                r.explanation += f"；因指标{code}一票否决，“{top}”不得分，本项记0分"
+                r.status = VETOED
+
+
+def grade_of(pack: Pack, total: Decimal) -> str:
+    for band in sorted(pack.grades, key=lambda b: b.minimum, reverse=True):
+        if total >= band.minimum:
+            return band.label
+    return pack.grades[-1].label if pack.grades else ""
+
+
+def level_results(pack: Pack, results: list) -> list:
+    """Subtotals for every level above the indicators, in tree order."""
+    order, sums, weights = [], {}, {}
+    for r in results:
+        # a one-level path (e.g. 预算执行率) is its own 一级指标 group
+        for depth in range(1, max(2, len(r.path))):
+            key = r.path[:depth]
+            if key not in sums:
+                order.append(key)
+                sums[key], weights[key] = ZERO, ZERO
+            sums[key] += r.score
+            weights[key] += r.weight
+    levels = []
+    for key in order:
+        weight = pack.level_weights.get(key, weights[key])
+        rate = rate_of(sums[key], weight, pack.rounding.rate) if weight else None
+        levels.append(LevelResult(key, weight, sums[key], rate))
+    return levels
