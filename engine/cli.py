@@ -239,5 +239,75 @@ def rules_test(ctx, pack_ids, quiet):
     ctx.exit(EXIT_FAILED if failed or not results else 0)
 
 
+# --------------------------------------------------------------------------- batch
+
+@main.command()
+@click.argument("folders", nargs=-1, required=True, type=click.Path())
+@click.option("-r", "--recursive", is_flag=True, help="包括子文件夹")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="并行进程数（默认：CPU 核数）")
+@click.option("--force", is_flag=True, help="全部重新计算（默认跳过输入和规则包版本都未变化的工作簿）")
+@click.option("--dry-run", is_flag=True, help="只计算和检查，不写入任何工作簿")
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False), help="写出汇总表 .xlsx（同时写同名 .csv）")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="把每个文件的结果写成 JSON")
+@click.option("--audit", is_flag=True, help="同时复核填报得分（anju audit），并把发现数计入汇总表")
+@click.pass_context
+def batch(ctx, folders, recursive, jobs, force, dry_run, summary_path, json_path, audit):
+    """批量重新计算文件夹中的全部工作簿（与 anju recalc 相同的计算和写回）。"""
+    from .batch import default_jobs, discover, run_batch
+    from .summary import write_csv, write_json, write_summary
+
+    paths, early = discover(folders, recursive)
+    jobs = jobs or default_jobs()
+    total = len(paths)
+    click.echo(f"共找到 {total} 个工作簿，使用 {min(jobs, max(total, 1))} 个进程{'（试运行，不写入）' if dry_run else ''}", err=True)
+    progress = make_progress(total)
+    records, interrupted = run_batch(paths, jobs=min(jobs, max(total, 1)), rules_dirs=ctx.obj.get("rules_dirs", ()),
+                                     force=force, dry_run=dry_run, audit=audit, on_record=progress.update)
+    progress.close()
+    records = early + records
+    counts = {}
+    for record in records:
+        counts[record.status] = counts.get(record.status, 0) + 1
+    from .summary import STATUS_ZH
+    click.echo("，".join(f"{STATUS_ZH.get(k, k)} {v} 个" for k, v in sorted(counts.items())) or "没有工作簿", err=True)
+    for record in records:
+        if record.status == "failed":
+            click.echo(f"失败：{record.path}：{record.message}", err=True)
+    if summary_path:
+        write_summary(records, Path(summary_path), with_findings=audit)
+        write_csv(records, Path(summary_path).with_suffix(".csv"), with_findings=audit)
+        click.echo(f"汇总表已写入 {summary_path}（及 {Path(summary_path).with_suffix('.csv').name}）", err=True)
+    if json_path:
+        write_json(records, Path(json_path), interrupted=interrupted)
+    if interrupted:
+        click.echo("已中断：已完成的工作簿均已完整写入，未完成的保持原样。", err=True)
+        ctx.exit(130)
+    ctx.exit(EXIT_FAILED if counts.get("failed") else 0)
+
+
+class make_progress:
+    """tqdm on a terminal; plain lines otherwise (logs, CI, redirected output)."""
+
+    def __init__(self, total):
+        self.total, self.done, self.started = total, 0, __import__("time").perf_counter()
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, unit="个", desc="重新计算", dynamic_ncols=True)
+
+    def update(self, record):
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            return
+        from .summary import STATUS_ZH
+        detail = f"总分 {record.total} {record.grade}" if record.total else record.message
+        click.echo(f"[{self.done}/{self.total}] {STATUS_ZH.get(record.status, record.status)}：{record.path} {detail}", err=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
 def run():   # console-script entry point
     main(obj={})

@@ -311,8 +311,9 @@ def value_inputs(params):
     value = spec("value", "完成值（%）", "percent")
     if params.get("basis") == "value" or (params.get("basis") is None and params.get("full_at") not in (None, HUNDRED)):
         return [value]
-    # actual/target preferred; a directly entered percentage is accepted too
-    return [ACTUAL, TARGET, InputSpec("value", "完成率（%）", "percent", required=False, default=None)]
+    # actual/target preferred; a directly entered percentage is accepted instead (resolve_value checks one is there)
+    return [InputSpec("actual", "实际完成值", "number", required=False), InputSpec("target", "目标值", "number", required=False),
+            InputSpec("value", "完成率（%，可代替实际值和目标值）", "percent", required=False)]
 
 
 def resolve_value(call: Call) -> tuple[Decimal, str]:

@@ -1,0 +1,168 @@
+"""Batch recalculation of workbook folders (``anju batch``): discovery, worker
+processes, progress, and the per-file records the summary is built from.
+
+Each file goes through exactly the same code path as ``anju recalc``
+(``engine.workbook.recalc.recalc_file``), which writes to a temporary file and
+renames it, so an interrupted batch leaves every workbook fully old or fully new.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+WORKBOOK_SUFFIXES = {".xlsx", ".xlsm"}
+TEMP_PREFIXES = ("~$", ".~anju-", ".~lock.", "~")   # Office/WPS lock files, our temp files, LibreOffice locks
+
+
+@dataclass
+class FileRecord:
+    """One workbook's outcome, as shown in the summary (plain data, picklable)."""
+
+    path: str
+    status: str                   # recalculated | unchanged | failed | skipped | dry-run
+    message: str = ""
+    pack_id: str = ""
+    pack_version: str = ""
+    program: str = ""
+    region: str = ""
+    project: str = ""
+    year: str = ""
+    total: str = ""
+    grade: str = ""
+    levels: dict = field(default_factory=dict)    # 一级指标 -> subtotal
+    findings: dict = field(default_factory=dict)  # audit counts by severity (with --audit)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def is_temporary(path: Path) -> bool:
+    return path.name.startswith(TEMP_PREFIXES)
+
+
+def discover(folders, recursive: bool) -> tuple[list[Path], list[FileRecord]]:
+    """Workbooks under the folders (files given directly are taken as they are)."""
+    found, skipped = [], []
+    for folder in folders:
+        folder = Path(folder)
+        if folder.is_file():
+            candidates = [folder]
+        elif folder.is_dir():
+            candidates = folder.rglob("*") if recursive else folder.iterdir()
+        else:
+            skipped.append(FileRecord(str(folder), "failed", f"找不到文件夹：{folder}"))
+            continue
+        for path in sorted(candidates):
+            if not path.is_file() or path.suffix.lower() not in WORKBOOK_SUFFIXES:
+                continue
+            if is_temporary(path):
+                continue
+            found.append(path)
+    return found, skipped
+
+
+# --------------------------------------------------------------------------- workers
+
+_worker_state: dict = {}
+
+
+def _init_worker(rules_dirs, force, dry_run, audit):
+    # The parent handles Ctrl-C; workers finish (or are terminated between atomic writes).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from .plugins import catalog
+    _worker_state.update(catalog=catalog(rules_dirs), force=force, dry_run=dry_run, audit=audit)
+
+
+def process_file(path: str) -> FileRecord:
+    """Recalculate (and optionally audit) one workbook; never raises."""
+    from .workbook.recalc import recalc_file
+
+    started = time.perf_counter()
+    state = _worker_state
+    try:
+        report = recalc_file(Path(path), state["catalog"], force=state["force"], dry_run=state["dry_run"])
+        record = record_from_report(path, report)
+        if state["audit"] and record.status in ("recalculated", "unchanged", "dry-run"):
+            from .audit import audit_file
+            audit = audit_file(Path(path), state["catalog"])
+            record.findings = audit.counts()
+    except Exception as exc:   # one bad file never stops the batch
+        record = FileRecord(path, "failed", f"{type(exc).__name__}: {exc}")
+    record.seconds = round(time.perf_counter() - started, 4)
+    return record
+
+
+def record_from_report(path: str, report) -> FileRecord:
+    meta = getattr(report, "meta", {}) or {}
+    return FileRecord(
+        path=path,
+        status=report.status,
+        message="；".join(getattr(report, "messages", []) or []),
+        pack_id=getattr(report, "pack_id", "") or "",
+        pack_version=getattr(report, "pack_version", "") or "",
+        program=str(meta.get("program", "") or ""),
+        region=str(meta.get("region", "") or ""),
+        project=str(meta.get("project", "") or ""),
+        year=str(meta.get("year", "") or ""),
+        total=str(getattr(report, "total", "") or ""),
+        grade=str(getattr(report, "grade", "") or ""),
+        levels=dict(getattr(report, "levels", {}) or {}),
+    )
+
+
+def run_batch(paths: list[Path], *, jobs: int, rules_dirs=(), force=False, dry_run=False, audit=False, on_record=None):
+    """Process files in worker processes; yields nothing, calls ``on_record`` as results arrive.
+
+    Returns (records, interrupted). On Ctrl-C the pool is terminated: files already
+    renamed into place are complete, files in flight keep their old bytes, and
+    leftover temporary files are removed.
+    """
+    records: list[FileRecord] = []
+    args = (tuple(str(d) for d in rules_dirs), force, dry_run, audit)
+    interrupted = False
+    if jobs <= 1:
+        _init_worker(*args)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            for path in paths:
+                record = process_file(str(path))
+                records.append(record)
+                on_record and on_record(record)
+        except KeyboardInterrupt:
+            interrupted = True
+    else:
+        pool = get_context("fork" if sys.platform != "win32" else "spawn").Pool(jobs, _init_worker, args)
+        try:
+            chunk = max(1, min(32, len(paths) // (jobs * 8) or 1))
+            for record in pool.imap_unordered(process_file, [str(p) for p in paths], chunksize=chunk):
+                records.append(record)
+                on_record and on_record(record)
+            pool.close()
+        except KeyboardInterrupt:
+            interrupted = True
+            pool.terminate()
+        finally:
+            pool.join()
+    if interrupted:
+        remove_temporaries(paths)
+    return records, interrupted
+
+
+def remove_temporaries(paths) -> None:
+    for folder in {Path(p).parent for p in paths}:
+        for leftover in folder.glob(".~anju-*"):
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
