@@ -1,0 +1,1 @@
+"""Workbook input/output for anju: reading templates and writing results back losslessly."""
