@@ -83,15 +83,21 @@ def _init_worker(rules_dirs, force, dry_run, audit):
 def process_file(path: str) -> FileRecord:
     """Recalculate (and optionally audit) one workbook; never raises."""
     from .workbook.recalc import recalc_file
+    from .workbook.xlsxpatch import is_locked
 
     started = time.perf_counter()
     state = _worker_state
     try:
+        lock = is_locked(Path(path))
+        if lock is not None and not state["dry_run"]:
+            record = FileRecord(path, "skipped", f"文件正在 Excel/WPS 中打开（存在锁文件 {lock.name}），已跳过；请关闭后重新运行")
+            record.seconds = round(time.perf_counter() - started, 4)
+            return record
         report = recalc_file(Path(path), state["catalog"], force=state["force"], dry_run=state["dry_run"])
         record = record_from_report(path, report)
         if state["audit"] and record.status in ("recalculated", "unchanged", "dry-run"):
             from .audit import audit_file
-            audit = audit_file(Path(path), state["catalog"])
+            audit = audit_file(Path(path), state["catalog"], write=not state["dry_run"])
             record.findings = audit.counts()
     except Exception as exc:   # one bad file never stops the batch
         record = FileRecord(path, "failed", f"{type(exc).__name__}: {exc}")
@@ -99,18 +105,40 @@ def process_file(path: str) -> FileRecord:
     return record
 
 
+MAX_MESSAGES = 5
+
+
+def short_message(messages: list) -> str:
+    """The first few problems of a file; the full list is in its 校验 sheet."""
+    shown = "；".join(messages[:MAX_MESSAGES])
+    more = len(messages) - MAX_MESSAGES
+    return shown + (f"；另有{more}条，详见该工作簿的“校验”表" if more > 0 else "")
+
+
+def meta_text(value) -> str:
+    """Spreadsheet readers return 2024 as 2024.0; show it as typed."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)
+
+
+def program_label(pack) -> str:
+    from .packs import PROGRAMS
+    return PROGRAMS.get(pack.program, pack.program) if pack is not None else ""
+
+
 def record_from_report(path: str, report) -> FileRecord:
-    meta = getattr(report, "meta", {}) or {}
+    meta = {key: meta_text(value) for key, value in (getattr(report, "meta", {}) or {}).items()}
     return FileRecord(
         path=path,
         status=report.status,
-        message="；".join(getattr(report, "messages", []) or []),
+        message=short_message(getattr(report, "messages", []) or []),
         pack_id=getattr(report, "pack_id", "") or "",
         pack_version=getattr(report, "pack_version", "") or "",
-        program=str(meta.get("program", "") or ""),
-        region=str(meta.get("region", "") or ""),
-        project=str(meta.get("project", "") or ""),
-        year=str(meta.get("year", "") or ""),
+        program=meta.get("program", "") or program_label(getattr(getattr(report, "result", None), "pack", None)),
+        region=meta.get("region", ""),
+        project=meta.get("project", ""),
+        year=meta.get("year", ""),
         total=str(getattr(report, "total", "") or ""),
         grade=str(getattr(report, "grade", "") or ""),
         levels=dict(getattr(report, "levels", {}) or {}),

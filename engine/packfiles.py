@@ -10,6 +10,8 @@ import yaml
 from .errors import AnjuError, PackError
 
 PACK_SUFFIXES = (".yaml", ".yml")
+# libyaml's C loader reads packs about ten times faster (batch workers load every pack at start-up)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_data_file(path: Path, what: str = "文件"):
@@ -26,7 +28,7 @@ def read_data_file(path: Path, what: str = "文件"):
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SAFE_LOADER)
     except json.JSONDecodeError as exc:
         raise AnjuError(f"{what} {path} 的 JSON 格式有误（第{exc.lineno}行第{exc.colno}列）：{exc.msg}") from None
     except yaml.YAMLError as exc:

@@ -70,7 +70,7 @@ def table(records: list[FileRecord], with_findings: bool) -> tuple[list[str], li
     for record, rank in ranked(records):
         total = total_of(record)
         row = [rank, record.region, record.project, PROGRAM_ZH.get(record.program, record.program), record.year,
-               record.pack_id, record.pack_version, float(total) if total is not None else None, record.grade,
+               record.pack_id, record.pack_version, total, record.grade,
                *[_number(record.levels.get(name)) for name in levels], STATUS_ZH.get(record.status, record.status),
                record.message, record.path]
         if with_findings:
@@ -81,8 +81,9 @@ def table(records: list[FileRecord], with_findings: bool) -> tuple[list[str], li
 
 
 def _number(value):
+    """Subtotals stay Decimal: openpyxl writes them as numbers, CSV as typed."""
     try:
-        return float(Decimal(str(value))) if value not in (None, "") else None
+        return Decimal(str(value)) if value not in (None, "") else None
     except InvalidOperation:
         return value
 

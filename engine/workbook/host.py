@@ -1,0 +1,103 @@
+"""Where a recalculation reads inputs and writes outputs: a small port, by defined name.
+
+``recalc`` talks only to a ``WorkbookHost``:
+
+* ``read_inputs(catalog)`` returns a ``WorkbookData`` (metadata, inputs,
+  claimed scores, current outputs) or raises ``WorkbookFileError`` when the
+  workbook cannot be read at all. An unknown pack id does not raise: the data
+  comes back with ``pack`` None and the problem in ``problems``.
+* ``write_outputs(values)`` writes ``{defined name: value}``; a value is a
+  Decimal/int/str/bool/None for a one-cell name, or a list of row tuples for a
+  range name (``out_messages``: the rows are written from the top, the rest of
+  the range is cleared). Names the workbook lacks are skipped.
+
+``FileHost`` works on a closed file with python-calamine and the target-cell
+patcher (atomic: temporary file + rename; refuses files open in Excel/WPS).
+A live-workbook host (xlwings, LibreOffice UNO) implements the same two methods,
+typically with ``reader.Reader`` over its own ``reader.CellSource``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import PackError
+from . import names as N
+from .reader import Message, Reader, WorkbookData, area_cells, file_reader, read_with
+from .xlsxpatch import WorkbookFileError, is_locked, patch_cells
+
+
+class WorkbookHost:
+    """The port. ``label`` names the workbook in messages (a file name)."""
+
+    label: str = ""
+    writable: bool = True
+
+    def read_inputs(self, catalog) -> WorkbookData:
+        raise NotImplementedError
+
+    def write_outputs(self, values: dict) -> None:
+        raise NotImplementedError
+
+
+def read_data(reader: Reader, catalog) -> WorkbookData:
+    """Shared by hosts: read with the pack the workbook names; an unknown pack becomes a problem."""
+    try:
+        return read_with(reader, None, catalog, outputs=True)
+    except PackError as exc:
+        data = reader.data
+        where = data.cell_of(N.meta_name("pack_id")) or ("", "")
+        data.problems.append(Message(Message.ERROR, where[0], where[1], str(exc)))
+        data.pack = None
+        return data
+
+
+class FileHost(WorkbookHost):
+    """A closed .xlsx/.xlsm file."""
+
+    def __init__(self, path, *, check_lock: bool = True):
+        self.path = Path(path)
+        self.label = self.path.name
+        self.check_lock = check_lock
+        self.data: WorkbookData | None = None
+
+    def refuse_if_locked(self) -> None:
+        lock = is_locked(self.path)
+        if lock is not None:
+            raise WorkbookFileError(
+                f"“{self.path.name}”正在 Excel/WPS 中打开（发现锁定文件“{lock.name}”），请先保存并关闭该文件再重试。")
+
+    def read_inputs(self, catalog) -> WorkbookData:
+        if self.check_lock:
+            self.refuse_if_locked()
+        self.data = read_data(file_reader(self.path), catalog)
+        return self.data
+
+    def write_outputs(self, values: dict) -> None:
+        if self.data is None:
+            raise RuntimeError("read_inputs() must come before write_outputs()")
+        edits = self.edits(values)
+        if edits:
+            patch_cells(self.path, edits)
+
+    def edits(self, values: dict) -> dict:
+        """{sheet: {cell: value}} for the names present in the workbook."""
+        data = self.data
+        edits: dict[str, dict] = {}
+        for name, value in values.items():
+            area = data.area_of(name)
+            if area is None:
+                continue
+            sheet, ref = area
+            cells = edits.setdefault(sheet, {})
+            if isinstance(value, list):
+                occupied = {tuple(row) for row, _ in data.messages} if name == N.OUT_MESSAGES else None
+                for index, row in enumerate(area_cells(ref)):
+                    new = value[index] if index < len(value) else None
+                    if new is None and occupied is not None and tuple(row) not in occupied:
+                        continue   # already blank: leave the cell's bytes alone
+                    for col, cell in enumerate(row):
+                        cells[cell] = None if new is None or col >= len(new) else new[col]
+            else:
+                cells[ref.split(":")[0]] = value
+        return {sheet: cells for sheet, cells in edits.items() if cells}

@@ -1,0 +1,154 @@
+"""The shared part of the live-workbook hosts (xlwings in Excel, UNO in LibreOffice Calc).
+
+A live host serves ``recalc.recalc_host`` for a workbook that is open in a
+spreadsheet program: it reads through ``reader.Reader`` over its own
+``reader.CellSource`` and writes ``{sheet: {cell: value}}`` edits through the
+program's API. It never touches the file on disk (the program owns it, and its
+in-memory copy would overwrite any change on disk; EXCEL-NOTES §3), and it
+never saves: the user saves, as after any other edit.
+
+What differs per program is only ``CellSource`` and ``write_cells``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import names as N
+from .host import WorkbookHost, read_data
+from .reader import CellSource, Message, Reader, WorkbookData, area_cells, split_ref
+
+
+class LiveWorkbookHost(WorkbookHost):
+    """A workbook open in a spreadsheet program. Subclasses give ``cells`` and ``write_cells``."""
+
+    #: True: a list value (``out_messages``) is written as one whole block, blank rows included
+    #: (one call is cheaper than many in Excel); False: rows that are blank already are skipped.
+    WHOLE_BLOCKS = False
+
+    def __init__(self, label: str, cells: CellSource, *, notes=()):
+        self.label = label
+        self.cells = cells
+        self.notes = list(notes)        # Message: warnings added to the 校验 sheet (e.g. version mismatch)
+        self.data: WorkbookData | None = None
+        self._names: dict | None = None
+
+    # -- the port
+
+    def read_inputs(self, catalog) -> WorkbookData:
+        self.data = read_data(Reader(Path(self.label), self.cells), catalog)
+        self.data.notes.extend(self.notes)
+        return self.data
+
+    def write_outputs(self, values: dict) -> None:
+        edits = self.edits(values)
+        if edits:
+            self.write_cells(edits)
+
+    def write_cells(self, edits: dict) -> None:
+        """Write ``{sheet: {'L5': value}}``; a value is Decimal/int/float/str/bool/None (None clears)."""
+        raise NotImplementedError
+
+    # -- also used when reading failed: the 校验 rows of an error
+
+    def write_messages(self, rows: list) -> bool:
+        """Write 校验 rows (level, sheet, cell, text) to ``out_messages``; False when the workbook has none."""
+        if self.area_of(N.OUT_MESSAGES) is None:
+            return False
+        self.write_outputs({N.OUT_MESSAGES: rows})
+        return True
+
+    # -- helpers
+
+    def area_of(self, name: str) -> tuple[str, str] | None:
+        if self.data is not None:
+            return self.data.area_of(name)
+        if self._names is None:
+            self._names = {key.lower(): value for key, value in self.cells.defined_names().items()}
+        return self._names.get(name.lower())
+
+    def edits(self, values: dict) -> dict:
+        """{sheet: {cell: value}} for the names present in the workbook (like ``FileHost.edits``)."""
+        occupied = None
+        if not self.WHOLE_BLOCKS and self.data is not None:
+            occupied = {tuple(row) for row, _ in self.data.messages}
+        edits: dict[str, dict] = {}
+        for name, value in values.items():
+            area = self.area_of(name)
+            if area is None:
+                continue
+            sheet, ref = area
+            cells = edits.setdefault(sheet, {})
+            if isinstance(value, list):
+                for index, row in enumerate(area_cells(ref)):
+                    new = value[index] if index < len(value) else None
+                    if new is None and occupied is not None and tuple(row) not in occupied:
+                        continue   # already blank
+                    for col, cell in enumerate(row):
+                        cells[cell] = None if new is None or col >= len(new) else new[col]
+            else:
+                cells[ref.split(":")[0]] = value
+        return {sheet: cells for sheet, cells in edits.items() if cells}
+
+
+# --------------------------------------------------------------------------- blocks
+
+def column_letters(index: int) -> str:
+    letters = ""
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def address(row1: int, col1: int, row2: int, col2: int) -> str:
+    first = f"{column_letters(col1)}{row1}"
+    return first if (row1, col1) == (row2, col2) else f"{first}:{column_letters(col2)}{row2}"
+
+
+def blocks(cells: dict) -> list[tuple[str, list[list]]]:
+    """Group ``{'L5': v, 'M5': w, ...}`` into rectangles: [(address, rows of values)].
+
+    Horizontal runs of adjacent cells first, then runs with the same columns on
+    consecutive rows are stacked. Every cell of a rectangle is one of the given
+    cells, so nothing else is overwritten.
+    """
+    by_row: dict[int, dict[int, object]] = {}
+    for ref, value in cells.items():
+        row, col = split_ref(ref)
+        by_row.setdefault(row, {})[col] = value
+    runs = []                                   # (row, first col, last col, values)
+    for row in sorted(by_row):
+        line = by_row[row]
+        start = previous = None
+        values: list = []
+        for col in sorted(line):
+            if previous is not None and col == previous + 1:
+                values.append(line[col])
+            else:
+                if start is not None:
+                    runs.append((row, start, previous, values))
+                start, values = col, [line[col]]
+            previous = col
+        runs.append((row, start, previous, values))
+    rectangles = []                             # [first row, last row, first col, last col, rows]
+    open_by_columns: dict[tuple, list] = {}
+    for row, first, last, values in runs:
+        rect = open_by_columns.get((first, last))
+        if rect is not None and rect[1] == row - 1:
+            rect[1] = row
+            rect[4].append(values)
+        else:
+            rect = [row, row, first, last, [values]]
+            open_by_columns[(first, last)] = rect
+            rectangles.append(rect)
+    rectangles.sort(key=lambda r: (r[0], r[2]))
+    return [(address(r[0], r[2], r[1], r[3]), r[4]) for r in rectangles]
+
+
+def error_rows(text: str) -> list:
+    """The 校验 rows of one error without a cell."""
+    return [Message(Message.ERROR, "", "", text).row()]
+
+
+__all__ = ["LiveWorkbookHost", "address", "blocks", "column_letters", "error_rows"]
