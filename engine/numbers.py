@@ -9,6 +9,7 @@ round-trips), so a cell showing 85.28 becomes Decimal("85.28"), not
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 import unicodedata
 from decimal import (
     ROUND_CEILING,
@@ -95,6 +96,8 @@ def to_decimal(value, *, what: str, code: str | None = None, key: str | None = N
         if math.isnan(value) or math.isinf(value):
             raise InputError(f"{what}不是有效数字", code, key)
         number = Decimal(repr(value))
+    elif isinstance(value, str) and value.isascii() and _plain_number(value) is not None:
+        number = _plain_number(value)   # the common case: "2000", "85.28"
     elif isinstance(value, str):
         text = normalise_text(value)
         if text == "":
@@ -116,6 +119,13 @@ def to_decimal(value, *, what: str, code: str | None = None, key: str | None = N
     return number
 
 
+def _plain_number(text: str) -> Decimal | None:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
 def to_bool(value, *, what: str, code: str | None = None, key: str | None = None) -> bool:
     """Parse a yes/no answer: 是/否, 有/无, √/×, true/false, 1/0."""
     if isinstance(value, bool):
@@ -133,19 +143,46 @@ def to_bool(value, *, what: str, code: str | None = None, key: str | None = None
     raise InputError(f"{what}应填“是”或“否”，收到的是“{value}”", code, key)
 
 
+_EXPONENTS = [Decimal(1).scaleb(-places) for places in range(0, 13)]
+
+
 def quantize(value: Decimal, places: int, mode: str) -> Decimal:
-    """Round to ``places`` decimals with a decimal rounding constant."""
-    with localcontext() as ctx:
-        ctx.prec = 50
-        return value.quantize(Decimal(1).scaleb(-places), rounding=mode)
+    """Round to ``places`` decimals with a decimal rounding constant.
+
+    Scores are far below 10**20, so the default 28-digit context is enough and
+    no local context is needed (this is on the hot path of every evaluation).
+    """
+    return value.quantize(_EXPONENTS[places], rounding=mode)
 
 
+DISPLAY_PLACES = 4
+
+
+@lru_cache(maxsize=8192)   # weights, item points and common values repeat in every evaluation
 def fmt(value: Decimal | int, places: int | None = None) -> str:
-    """Plain display of a number: no exponent, no trailing zeros (101.20 -> 101.2)."""
-    value = Decimal(value)
+    """Plain display of a number: no exponent, no trailing zeros (101.20 -> 101.2).
+
+    Without ``places`` at most four decimals are shown (half up): intermediate
+    arithmetic in a 评分说明 reads 0.96 or 2.7564, never 28 digits.
+    String work instead of Decimal.normalize(): this runs ~100 times per evaluation.
+    """
+    if not isinstance(value, Decimal):
+        value = Decimal(value)
     if places is not None:
-        value = quantize(value, places, ROUND_HALF_UP)
-    text = format(value.normalize(), "f")
+        value = value.quantize(_EXPONENTS[places], rounding=ROUND_HALF_UP)
+    text = format(value, "f")
+    if "." in text:
+        whole, fraction = text.split(".")
+        fraction = fraction.rstrip("0")
+        if places is None and len(fraction) > DISPLAY_PLACES:
+            return fmt(value, DISPLAY_PLACES)
+        text = f"{whole}.{fraction}" if fraction else whole
+    return "0" if text == "-0" else text
+
+
+def exact(value: Decimal | int) -> str:
+    """A published number as a string, exactly (for JSON and files): no exponent, no trailing zeros."""
+    text = format(Decimal(value).normalize(), "f")
     return "0" if text in ("-0", "") else text
 
 

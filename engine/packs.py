@@ -166,6 +166,9 @@ def build_indicator(raw: dict, index: int, where: str, registry) -> Indicator:
                           target=str(raw.get("target") or ""), unit=str(raw.get("unit") or ""),
                           input_labels=raw.get("inputs") or {}, note=str(raw.get("note") or ""), compiled=compiled)
     compiled.specs = [relabel(spec, indicator, here) for spec in compiled.specs]
+    for key, _, _, sub in compiled.parts:
+        # composite parts run with their own specs: give them the pack's labels too
+        sub.specs = [InputSpec(**{**spec.__dict__, "part": None}) for spec in compiled.specs if spec.part == key]
     return indicator
 
 

@@ -29,7 +29,12 @@ def plugin_manager() -> pluggy.PluginManager:
     for module in builtin_plugins.BUILTIN:
         pm.register(module, name=f"anju.{module.__name__.rsplit('.', 1)[-1]}")
     pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    pm.check_pending()   # a misspelt hook name fails loudly here
+    try:
+        pm.check_pending()   # a misspelt hook name fails loudly here
+    except pluggy.PluginValidationError as exc:
+        valid = "、".join(name for name in dir(hookspecs) if name.startswith("register_"))
+        plugin = getattr(exc.plugin, "__name__", repr(exc.plugin))
+        raise PackError(f"插件 {plugin} 实现了未知的钩子（{exc}）；可用的钩子：{valid}。请检查钩子名称的拼写") from None
     return pm
 
 

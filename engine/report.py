@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .model import EvaluationResult, STATE_LABELS
-from .numbers import fmt
+from .numbers import exact as fmt   # published numbers: exact, never shortened
 
 RESULT_SCHEMA = "anju-result/1"
 

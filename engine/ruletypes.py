@@ -675,14 +675,15 @@ def per_item_deduction(call: Call) -> Outcome:
     elif p["max_deduction_pct"] is not None:
         cap = w * p["max_deduction_pct"] / HUNDRED
     count = call.inputs[p["key"]]
+    unit = call.unit(p["key"]) or "项"
     if p["severe_zero"] and call.inputs.get("severe"):
         return Outcome(max(ZERO, w - cap), f"存在性质恶劣情形，一次性扣{points(cap)}", {"deduction": cap})
     if count == 0:
-        return Outcome(w, f"{call.label(p['key'])}0项，不扣分", {"deduction": ZERO})
+        return Outcome(w, f"{call.label(p['key'])}0{unit}，不扣分", {"deduction": ZERO})
     deduction = min(cap, per_item * count)
     capped = f"，最多扣{points(cap)}" if deduction == cap else ""
     return Outcome(max(ZERO, w - deduction),
-                   f"{call.label(p['key'])}{fmt(count)}项，每项扣{points(per_item)}{capped}，扣{fmt(deduction)}分", {"deduction": deduction})
+                   f"{call.label(p['key'])}{fmt(count)}{unit}，每{unit}扣{points(per_item)}{capped}，扣{fmt(deduction)}分", {"deduction": deduction})
 
 
 @rule_type("per_day_late", "逾期按天扣分", description="逾期每1天扣k分，最多扣完",
@@ -722,7 +723,7 @@ def categorical(call: Call) -> Outcome:
     label = dict(_category_choices(p))[category]
     score = p["points"][category]
     top = max(p["points"].values())
-    text = f"类别：{label}，按评分标准得{points(score)}"
+    text = f"类别：{label}（评分标准{points(score)}）"
     if p["scale_to_weight"] and top > 0:
         score = score * w / top
         text += f"，按最高{points(top)}折算到分值{points(w)}为{fmt(score)}分"
@@ -739,7 +740,8 @@ QUALITATIVE_LABELS = {"achieved": "达成年度指标", "partial": "部分达成
 @rule_type("qualitative_band", "定性三档", description="评价人按三档（达成/部分达成/未达成）在档内给出得分比例",
            params={"bands": Param("bandmap", "各档得分比例区间（%）", default=None),
                    "band": Param("str", "默认档次", choices=tuple(QUALITATIVE_BANDS))},
-           inputs=lambda p: [InputSpec("band", "评价档次", "category", choices=tuple(QUALITATIVE_LABELS.items())),
+           inputs=lambda p: [InputSpec("band", "评价档次", "category", choices=tuple(QUALITATIVE_LABELS.items()),
+                                       required=p["band"] is None, default=p["band"]),
                              spec("pct", "得分比例（%）", "percent", required=False)])
 def qualitative_band(call: Call) -> Outcome:
     bands = call.params["bands"] or QUALITATIVE_BANDS
@@ -772,10 +774,10 @@ def tiered_bands(call: Call) -> Outcome:
         if band["min"] is None or value >= band["min"]:
             chosen = band
     if chosen is None:
-        return Outcome(ZERO, f"{how}，低于最低档{fmt_pct(call.params['bands'][0]['min'])}，不得分", {"value_pct": value})
+        return Outcome(ZERO, f"{how}，低于最低档{fmt_pct(call.params['bands'][0]['min'])}", {"value_pct": value})
     score = chosen["points"] if "points" in chosen else call.weight * chosen["pct_of_weight"] / HUNDRED
     where = f"不低于{fmt_pct(chosen['min'])}" if chosen["min"] is not None else "最低档"
-    return Outcome(min(score, call.weight), f"{how}，属{chosen['label'] or where}档，得{points(score)}", {"value_pct": value})
+    return Outcome(min(score, call.weight), f"{how}，属{chosen['label'] or where}档（{points(score)}）", {"value_pct": value})
 
 
 @rule_type("veto", "一票否决", description="出现否决情形时本项（或一级指标、总分、等级）按规定处理",

@@ -14,7 +14,7 @@ from decimal import Decimal
 from .errors import EvaluationError, InputError, RuleDefinitionError
 from .model import (NO_DATA, NOT_ACCEPTED, NOT_APPLICABLE, SCORED, STATE_LABELS, STATE_WORDS, VETOED,
                     EvaluationResult, Indicator, IndicatorResult, InputSpec, LevelResult, Pack)
-from .numbers import HUNDRED, ZERO, fmt, normalise_text, quantize, to_bool, to_decimal
+from .numbers import HUNDRED, MAX_ABS, MODE_NAMES_ZH, ZERO, fmt, normalise_text, quantize, to_bool, to_decimal
 from .ruletypes import Outcome, run_rule
 
 # Keys an input mapping may carry besides the rule's inputs.
@@ -23,14 +23,44 @@ META_KEYS = {"status", "note", "remark", "claimed"}
 
 def input_state(value) -> str | None:
     """'无任务' / '未验收' / '无数据' (and English aliases) -> an explicit state."""
-    if isinstance(value, str):
-        return STATE_WORDS.get(normalise_text(value).lower())
-    return None
+    if not isinstance(value, str):
+        return None
+    state = STATE_WORDS.get(value)
+    if state or not value or value[0].isdigit() or len(value) > 20:
+        return state
+    return STATE_WORDS.get(normalise_text(value).lower())
 
 
 # --------------------------------------------------------------------------- input parsing
 
+NUMERIC_KINDS = {"number", "percent", "count", "days"}
+
+
+def quick_value(spec: InputSpec, value):
+    """The common, already-clean cases without building any message text (hot path); None otherwise."""
+    kind = spec.kind
+    if kind in NUMERIC_KINDS:
+        if type(value) is int or (isinstance(value, Decimal) and value.is_finite()):
+            number = Decimal(value)
+        elif type(value) is str and value.isascii() and value[-1:].isdigit():
+            try:
+                number = Decimal(value)
+            except ArithmeticError:
+                return None
+        else:
+            return None
+        if number < 0 or abs(number) > MAX_ABS or (kind in ("count", "days") and number != number.to_integral_value()):
+            return None
+        return number
+    if kind == "bool" and type(value) is bool:
+        return value
+    return None
+
+
 def parse_value(spec: InputSpec, value, code: str):
+    quick = quick_value(spec, value)
+    if quick is not None:
+        return quick
     what = f"指标{code}的“{spec.label}”"
     key = f"{spec.part}.{spec.key}" if spec.part else spec.key
     if spec.kind in ("number", "percent"):
@@ -93,10 +123,10 @@ def parse_inputs(indicator: Indicator, raw) -> tuple[str | None, dict]:
         return state, {}
     specs = indicator.compiled.specs
     problems, parsed = [], {}
-    parts = {s.part for s in specs if s.part}
-    known_top = {s.key for s in specs if not s.part} | parts | META_KEYS
-    for extra in sorted(set(raw) - known_top):
-        problems.append(InputError(f"指标{code}没有输入项“{extra}”；应填写：{describe_inputs(specs)}", code, str(extra)))
+    known_top = known_keys(indicator.compiled)
+    if not known_top.issuperset(raw):
+        for extra in sorted(set(raw) - known_top, key=str):
+            problems.append(InputError(f"指标{code}没有输入项“{extra}”；应填写：{describe_inputs(specs)}", code, str(extra)))
     for spec in specs:
         container = raw.get(spec.part) if spec.part else raw
         if spec.part and container is not None and not isinstance(container, dict):
@@ -125,6 +155,15 @@ def parse_inputs(indicator: Indicator, raw) -> tuple[str | None, dict]:
     if problems:
         raise EvaluationError(problems)
     return None, parsed
+
+
+def known_keys(compiled) -> frozenset:
+    """Keys an indicator's input mapping may have (computed once per compiled rule)."""
+    keys = getattr(compiled, "known_keys", None)
+    if keys is None:
+        keys = frozenset({s.key for s in compiled.specs if not s.part} | {s.part for s in compiled.specs if s.part} | META_KEYS)
+        compiled.known_keys = keys
+    return keys
 
 
 def describe_inputs(specs) -> str:
@@ -190,7 +229,7 @@ def assemble(pack: Pack, outcomes: list) -> EvaluationResult:
         score = quantize(raw, policy.indicator.places, policy.indicator.mode)
         text = outcome.text + notes.get(indicator.code, "") + closing(raw, score, policy.indicator)
         if state == NOT_APPLICABLE and indicator.code in notes:
-            text = outcome.text.replace("按满分计", "") + notes[indicator.code]
+            text = outcome.text.replace("，按满分计", "") + notes[indicator.code]
         rate = rate_of(score, effective, policy.rate) if effective else None
         result = IndicatorResult(indicator.code, indicator.path, indicator.weight, score, raw, rate, text, state,
                                  effective, dict(outcome.facts), list(outcome.warnings))
@@ -220,7 +259,6 @@ def assemble(pack: Pack, outcomes: list) -> EvaluationResult:
 
 def closing(raw: Decimal, score: Decimal, rounding) -> str:
     """'，得4.52分' and, when rounding changed the number, how."""
-    from .numbers import MODE_NAMES_ZH
     if raw == score:
         return f"，得{fmt(score)}分"
     return f"，得{fmt(score)}分（{fmt(raw, 6)}按{rounding.places}位小数{MODE_NAMES_ZH.get(rounding.mode, '')}）"
@@ -246,13 +284,28 @@ def redistribute(pack: Pack, outcomes: list) -> tuple[dict, dict]:
         if present_weight == 0:
             continue   # nothing to move the weight to: full credit stands
         group_weight = present_weight + sum((ind.weight for ind in missing), ZERO)
+        shares = split_weight(group_weight, [ind.weight for ind in present], pack.rounding.indicator.places)
         for ind in missing:
             weights[ind.code] = ZERO
             notes[ind.code] = "，其分值按比例调整到同级其他指标"
-        for ind in present:
-            weights[ind.code] = ind.weight * group_weight / present_weight
-            notes[ind.code] = f"（同级有无任务指标，分值由{fmt(ind.weight)}调整为{fmt(weights[ind.code], 4)}）"
+        for ind, share in zip(present, shares):
+            weights[ind.code] = share
+            notes[ind.code] = f"（同级有无任务指标，分值由{fmt(ind.weight)}调整为{fmt(share)}）"
     return weights, notes
+
+
+def split_weight(total: Decimal, weights: list, places: int) -> list:
+    """Share ``total`` in proportion to ``weights`` at display precision (largest remainder),
+    so the adjusted weights add up exactly and a fully met level still scores its full weight."""
+    unit = Decimal(1).scaleb(-places)
+    base = sum(weights, ZERO)
+    exact = [total * w / base for w in weights]
+    shares = [(e / unit).to_integral_value(rounding="ROUND_FLOOR") * unit for e in exact]
+    left = int(((total - sum(shares, ZERO)) / unit).to_integral_value())
+    by_remainder = sorted(range(len(weights)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for i in by_remainder[:left]:
+        shares[i] += unit
+    return shares
 
 
 def apply_level_vetoes(results: list, vetoes: list) -> None:
@@ -275,21 +328,30 @@ def grade_of(pack: Pack, total: Decimal) -> str:
     return pack.grades[-1].label if pack.grades else ""
 
 
+def level_plan(pack: Pack) -> list:
+    """[(level path, declared-or-summed weight, indices of its indicators)], in tree order; once per pack."""
+    plan = getattr(pack, "_level_plan", None)
+    if plan is None:
+        order, members = [], {}
+        for index, indicator in enumerate(pack.indicators):
+            # a one-level path (e.g. 预算执行率) is its own 一级指标 group
+            for depth in range(1, max(2, len(indicator.path))):
+                key = indicator.path[:depth]
+                if key not in members:
+                    order.append(key)
+                    members[key] = []
+                members[key].append(index)
+        plan = [(key, pack.level_weights.get(key, sum((pack.indicators[i].weight for i in members[key]), ZERO)), members[key])
+                for key in order]
+        pack._level_plan = plan
+    return plan
+
+
 def level_results(pack: Pack, results: list) -> list:
     """Subtotals for every level above the indicators, in tree order."""
-    order, sums, weights = [], {}, {}
-    for r in results:
-        # a one-level path (e.g. 预算执行率) is its own 一级指标 group
-        for depth in range(1, max(2, len(r.path))):
-            key = r.path[:depth]
-            if key not in sums:
-                order.append(key)
-                sums[key], weights[key] = ZERO, ZERO
-            sums[key] += r.score
-            weights[key] += r.weight
     levels = []
-    for key in order:
-        weight = pack.level_weights.get(key, weights[key])
-        rate = rate_of(sums[key], weight, pack.rounding.rate) if weight else None
-        levels.append(LevelResult(key, weight, sums[key], rate))
+    for key, weight, members in level_plan(pack):
+        score = sum((results[i].score for i in members), ZERO)
+        rate = rate_of(score, weight, pack.rounding.rate) if weight else None
+        levels.append(LevelResult(key, weight, score, rate))
     return levels
