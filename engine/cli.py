@@ -255,7 +255,8 @@ def template(ctx, pack_id, output, force, button, interpreter):
     pack = get_catalog(ctx).pack(pack_id)
     if button or interpreter:   # issue 4: the macro-enabled template (engine.button.build)
         from .button.build import write_button_template
-        path = write_button_template(pack, Path(output), overwrite=force, interpreter_win=interpreter)
+        path = write_button_template(pack, Path(output), overwrite=force, interpreter_win=interpreter,
+                                     live=bool(ctx.params.get("live")))
     else:
         path = write_template(pack, Path(output), overwrite=force)
     click.echo(f"已生成模板：{path}（规则包 {pack.id}，版本 {pack.version}，{len(pack.indicators)} 个指标）")

@@ -32,6 +32,7 @@ the resolved pack of the imported YAML equals that of the exported pack
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -46,9 +47,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from .errors import AnjuError, InputError, PackError, RuleDefinitionError
 from .model import STATE_WORDS, Pack
 from .numbers import MODE_NAMES_ZH, ROUNDING_MODES, ZERO, fmt, normalise_text, to_bool, to_decimal
-from .packs import INDICATOR_KEYS, PACK_SCHEMA, PROGRAMS, build, resolve
-from .ruletypes import (CATEGORY_LABELS, PARAM_PARSERS, QUALITATIVE_LABELS, REGISTRY, TRANSFORMS, Param,
-                        compile_rule)
+from .packs import PACK_SCHEMA, PROGRAMS, build, resolve
+from .ruletypes import CATEGORY_LABELS, PARAM_PARSERS, QUALITATIVE_LABELS, REGISTRY, TRANSFORMS, Param
 from .standards import describe, describe_rule
 
 INFO, INDICATORS, GOLDEN, HELP, LISTS = "基本信息", "指标", "黄金案例", "说明", "选项"
@@ -384,7 +384,6 @@ class Row:
     level: int = 0
     kind: str = "param"               # indicator | part | param | inputs
     validate: tuple | None = None      # (Param, name) for the 参数值 cell
-    number_cols: tuple = ()
 
 
 def export_workbook(pack: Pack, registry: dict | None = None) -> Workbook:
@@ -525,7 +524,7 @@ def indicator_rows(raw: dict, indicator, registry: dict) -> list[Row]:
               "standard": describe(indicator, registry) if indicator is not None else None}
     for index, name in enumerate(path):
         values[("l1", "l2", "l3")[index]] = name
-    rows = [Row(values, 0, "indicator", number_cols=("weight",))]
+    rows = [Row(values, 0, "indicator")]
     rows += rule_param_rows(rule, registry, 1)
     rows += input_rows(raw.get("inputs") or {}, indicator)
     if type_name == "composite":
@@ -536,8 +535,12 @@ def indicator_rows(raw: dict, indicator, registry: dict) -> list[Row]:
                            "type": rule_display(part_rule.get("type"), registry) if part_rule.get("type") else None,
                            "extra": format_extra({k: v for k, v in part.items() if k not in ("key", "label", "weight", "rule")
                                                   and not isinstance(v, (dict, list))})}
-            rows.append(Row(part_values, 1, "part", number_cols=("weight",)))
+            rows.append(Row(part_values, 1, "part"))
             rows += rule_param_rows(part_rule, registry, 2)
+            for key, change in (part.get("inputs") or {}).items():
+                row = input_row(str(key), change, "分项输入项名称")
+                row.values["pcode"], row.level = "@part.inputs", 2
+                rows.append(row)
     return rows
 
 
@@ -901,7 +904,7 @@ def write_help(ws, registry: dict):
     row += 1
     ws.cell(row=row, column=1, value="规则类型一览").font = Font(bold=True, size=14)
     row += 1
-    for name, rule_type in sorted(registry.items(), key=lambda item: item[0]):
+    for name, rule_type in registry.items():          # catalogue order (DOMAIN §4), plugins' types last
         cell = ws.cell(row=row, column=1, value=rule_display(name, registry))
         cell.font, cell.fill = SECTION_FONT, INDICATOR_FILL
         ws.cell(row=row, column=2, value=name).fill = INDICATOR_FILL
@@ -1038,7 +1041,11 @@ def import_workbook(path: Path, registry: dict | None = None, lookup=None) -> Im
             probe = build(data, str(path), registry)
             built_indicators = {i.code: i for i in probe.indicators}
         except AnjuError as exc:
-            problems.add(INDICATORS, None, None, str(exc))
+            message = str(exc)
+            match = re.search(r"指标([^：:\s，,（]+)[：:]", message)
+            where = located.get(match.group(1)) if match else None
+            cell_ref = f"{get_column_letter(COL['type'])}{where['row']}" if where else None
+            problems.add(INDICATORS, cell_ref, match.group(1) if where else None, message)
     if golden_sheet is not None:
         cases = read_golden(golden_sheet, built_indicators, problems)
         if cases:
@@ -1131,6 +1138,8 @@ def read_info(ws, problems: Problems) -> tuple[dict, dict]:
             if choices:
                 text = cell_text(raw)
                 value = text if text in choices else next((k for k, v in choices.items() if v == text), None)
+                if value is None and code.endswith(".mode") and text in ROUNDING_MODES:
+                    value = text       # an alias the engine accepts (truncate, half_up, …)
                 if value is None:
                     problems.add(INFO, address, None, f"“{name}”的取值“{text}”无效，应从下拉列表中选择：{'、'.join(choices.values())}")
                     continue
@@ -1316,7 +1325,13 @@ def read_indicators(ws, registry: dict, problems: Problems) -> tuple[list, dict]
             current = (indicator, main, builder, parts)
             continue
         if pcode == "@inputs" or (pcode is None and plabel and plabel.startswith("输入项名称")):
-            read_input_row(row, indicator, value_of, address, problems)
+            read_input_row(row, indicator, indicator["code"], value_of, address, problems)
+            continue
+        if pcode == "@part.inputs":
+            if part is None:
+                problems.add(INDICATORS, address(row, "pcode"), code, "“@part.inputs”行应写在某个分项行之下")
+            else:
+                read_input_row(row, parts[-1][1].setdefault("extra", {}), code, value_of, address, problems)
             continue
         target = part if part is not None else main
         read_param_row(row, target, pcode, plabel, value_of, address, registry, problems, code)
@@ -1337,28 +1352,29 @@ def resolve_type(value, names: dict, registry: dict, problems: Problems, cell: s
     return None
 
 
-def read_input_row(row, indicator, value_of, address, problems):
+def read_input_row(row, holder: dict, code: str, value_of, address, problems):
+    """An input-label row into ``holder['inputs']`` (the indicator, or a composite part's extra fields)."""
     key = cell_text(value_of(row, "key"))
     label = cell_text(value_of(row, "label"))
     try:
         extra = parse_extra(value_of(row, "extra"))
     except ValueError as exc:
-        problems.add(INDICATORS, address(row, "extra"), indicator["code"], f"其他属性“{exc}”应写成“名称=值”，多个用“；”分隔")
+        problems.add(INDICATORS, address(row, "extra"), code, f"其他属性“{exc}”应写成“名称=值”，多个用“；”分隔")
         return
     short = extra.pop("简写", False)
     if label is None and not extra:
         return
     if key is None:
-        problems.add(INDICATORS, address(row, "key"), indicator["code"], "输入项名称行须在“键”列填写输入项代码（如 actual）")
+        problems.add(INDICATORS, address(row, "key"), code, "输入项名称行须在“键”列填写输入项代码（如 actual）")
         return
     unknown = set(extra) - {"unit", "default"}
     if unknown:
-        problems.add(INDICATORS, address(row, "extra"), indicator["code"], f"输入项只能设置单位、默认值，不能设置：{'、'.join(sorted(unknown))}")
+        problems.add(INDICATORS, address(row, "extra"), code, f"输入项只能设置单位、默认值，不能设置：{'、'.join(sorted(unknown))}")
         return
     change: object = {**({"label": label} if label is not None else {}), **extra}
     if short is True and set(change) == {"label"}:
         change = label
-    inputs = indicator.setdefault("inputs", {})
+    inputs = holder.setdefault("inputs", {})
     if "/" in key:
         part, sub = key.split("/", 1)
         inputs.setdefault(part, {})[sub] = change
@@ -1381,6 +1397,8 @@ def read_param_row(row, builder: RuleBuilder, pcode, plabel, value_of, address, 
     cell = address(row, "value")
     if pcode is None:
         name = param_by_label(rule_type, plabel)
+        if name is None and all(is_blank(value_of(row, n)) for n in ("value", "key", "label", "extra")):
+            return
         if name is None:
             known = "、".join(p.label or n for n, p in rule_type.params.items() if p.kind != "parts")
             problems.add(INDICATORS, address(row, "param"), code,
@@ -1391,6 +1409,9 @@ def read_param_row(row, builder: RuleBuilder, pcode, plabel, value_of, address, 
     yaml_mode = head.endswith("!yaml")
     head = head.removesuffix("!yaml")
     param = rule_type.params.get(head)
+    blank_row = all(is_blank(value_of(row, n)) for n in ("value", "key", "label", "extra"))
+    if (param is None or param.kind == "parts") and blank_row:
+        return        # an empty row left over from another rule type
     if param is None or param.kind == "parts":
         known = "、".join(f"{p.label}（{n}）" for n, p in rule_type.params.items() if p.kind != "parts")
         problems.add(INDICATORS, address(row, "pcode"), code, f"规则类型“{rule_type.label}”没有参数代码“{pcode}”；可用参数：{known}")

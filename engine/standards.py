@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable
 
-from .numbers import HUNDRED, ZERO, fmt
+from .numbers import HUNDRED, fmt
 from .ruletypes import (CATEGORY_LABELS, DEFAULT_SURVEY_WEIGHTS, QUALITATIVE_BANDS, QUALITATIVE_LABELS, REGISTRY,
                         CompiledRule, compile_rule)
 
@@ -489,4 +489,4 @@ def rule_label(name: str, registry: dict | None = None) -> str:
     return rule_type.label if rule_type else name
 
 
-__all__ = ["describe", "describe_rule", "render", "register_renderer", "RENDERERS", "Ctx", "rule_label", "ZERO"]
+__all__ = ["describe", "describe_rule", "render", "register_renderer", "RENDERERS", "Ctx", "rule_label"]

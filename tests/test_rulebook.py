@@ -317,3 +317,91 @@ def test_dumped_yaml_builds(tmp_path):
     text = dump_pack(data)
     assert "'15'" in text and "type: composite" in text
     assert build(yaml.safe_load(text)).id == HENAN
+
+
+# --------------------------------------------------------------------------- every rule type and the rarer forms
+
+EVERY_TYPE = {
+    "id": "every-type", "name": "全部规则类型", "total_weight": "100", "version": "3", "years": "2025-",
+    "rounding": {"indicator": {"places": 2, "mode": "truncate"}, "total": {"method": "round_raw_sum", "places": 1}},
+    "grade_bands": [{"label": "优秀", "min": 95}, {"label": "合格", "min": 60}, {"label": "不合格", "min": 0}],
+    "na_policy": "redistribute",
+    "indicators": [
+        {"code": "A", "path": ["产出", "数量", "面积"], "weight": "15", "target": "=100%", "standard": "原文：按比例计分",
+         "rule": {"type": "ratio_capped", "cap": "1.2"}},
+        {"code": "B", "path": ["产出", "成本"], "weight": "5", "rule": {"type": "ratio_reverse"}},
+        {"code": "C", "path": ["产出", "数量", "户数"], "weight": "5",
+         "rule": {"type": "shortfall_deduction", "full_at": "95", "basis": "ratio", "step_rounding": "floor", "zero_below": "50"}},
+        {"code": "D", "path": ["效益", "满意度"], "weight": "5",
+         "rule": {"type": "threshold_linear", "full_at": "90", "deduct_pct_of_weight_per_pp": "2", "zero_below": "60", "zero_below_inclusive": True,
+                  "value_from": {"transform": "composite_rate", "components": ["area", {"key": "homes", "label": "户数"}], "cap_components": True}}},
+        {"code": "E", "path": ["预算执行率"], "weight": "5", "rule": {"type": "budget_execution", "base": "funds_received"}},
+        {"code": "F", "path": ["决策", "立项"], "weight": "5",
+         "rule": {"type": "checklist_sum", "veto_key": "bad", "items": [{"key": "a", "label": "甲", "points": "2.5", "note": "依据"}, {"key": "b", "points": "2.5"}]}},
+        {"code": "G", "path": ["决策", "规范"], "weight": "5", "rule": {"type": "checklist_pct_deduction", "items": [{"key": "x", "label": "乙", "deduct_pct": "100"}]}},
+        {"code": "H", "path": ["决策", "目标"], "weight": "5",
+         "rule": {"type": "base_plus_items", "base_pct": "50", "item_pct": "25", "items": ["clear", {"key": "m", "label": "可衡量"}]}},
+        {"code": "I", "path": ["过程", "采购"], "weight": "5", "rule": {"type": "binary", "key": "ok", "label": "采购规范"}},
+        {"code": "J", "path": ["过程", "档案"], "weight": "5", "rule": {"type": "per_item_deduction", "deduct_pct_of_weight": "25", "max_deduction_pct": "50"}},
+        {"code": "K", "path": ["过程", "报送"], "weight": "5", "rule": {"type": "per_day_late", "points_per_day": "0.5"}},
+        {"code": "L", "path": ["产出", "时效"], "weight": "3",
+         "rule": {"type": "categorical", "points": {"按时": "5", "延误": "2"}, "labels": {"按时": "按计划完成"}, "scale_to_weight": True}},
+        {"code": "M", "path": ["效益", "社会"], "weight": "5",
+         "rule": {"type": "qualitative_band", "bands": {"achieved": ["80", "100"], "partial": ["50", "80"], "not_achieved": ["0", "50"]}}},
+        {"code": "N", "path": ["效益", "占比"], "weight": "5",
+         "rule": {"type": "tiered_bands", "basis": "value", "bands": [{"pct_of_weight": "0"}, {"min": "10", "label": "一档", "pct_of_weight": "40"},
+                                                                       {"min": "20", "points": "5"}]}},
+        {"code": "O", "path": ["过程", "否决"], "weight": "0", "rule": {"type": "veto", "label": "出现重大事故", "scope": "grade", "grade": "不合格"}},
+        {"code": "P", "path": ["产出", "超额"], "weight": "5", "rule": {"type": "bonus_capped", "points_per_step": "0.5", "bonus_cap": "1"}},
+        {"code": "Q", "path": ["扣分项"], "weight": "0",
+         "rule": {"type": "global_deduction", "items": [{"key": "audit", "label": "审计问题", "points": "1"}], "max_deduction": "3"}},
+        {"code": "R", "path": ["产出", "综合"], "weight": "5", "rule": {"type": "composite_rate", "components": ["a", "b"]}},
+        {"code": "S", "path": ["满意度", "问卷"], "weight": "5",
+         "rule": {"type": "survey_weighted", "weights": {"满意": "1", "一般": "0.5", "不满意": "0"}, "full_at": "90"}},
+        {"code": "T", "path": ["满意度", "是否"], "weight": "5", "rule": {"type": "share_yes", "yes_label": "有"}},
+        {"code": "U", "path": ["其他", "公式"], "weight": "2",
+         "rule": {"type": "formula", "expr": "w * min(1, a / b)", "clamp": False,
+                  "inputs": [{"key": "a", "label": "实际", "kind": "percent", "unit": "%"}, {"key": "b"}], "describe": "得分=分值×a÷b"}},
+    ],
+}
+
+
+def test_every_rule_type_and_rare_form_round_trips(tmp_path):
+    pack = build(EVERY_TYPE)
+    path = tmp_path / "every.xlsx"
+    export_pack(pack, path, CATALOG.rule_types)
+    data = imported(path).data
+    assert normalised(data) == normalised(EVERY_TYPE)
+
+
+def test_rule_level_errors_name_a_cell_of_the_indicator(tmp_path):
+    path = export(tmp_path, "national-rental-housing-self-evaluation") if "national-rental-housing-self-evaluation" in SHIPPED \
+        else None
+    if path is None:
+        pytest.skip("no shipped pack with tiered_bands")
+    wb = load_workbook(path)
+    ws = wb[INDICATORS]
+    row = next(r for r in range(2, ws.max_row + 1) if ws[cell("type", r)].value == "分档给分")
+    bands = [r for r in range(row + 1, row + 12) if ws[cell("pcode", r)].value == "bands"]
+    ws[cell("key", bands[1])], ws[cell("key", bands[2])] = 30, 20          # lower bounds out of order
+    wb.save(path)
+    [problem] = problems_of(path)
+    code = ws[cell("code", row)].value
+    assert f"单元格 {cell('value', bands[0])}（指标 {code}）" in problem and "从小到大" in problem
+
+
+def test_errors_found_when_building_name_the_rule_type_cell(tmp_path):
+    path = export(tmp_path)
+    wb = load_workbook(path)
+    ws = wb[INDICATORS]
+    f1 = row_of(ws, "F1")
+    part = next(r for r in range(f1, f1 + 30) if ws[cell("key", r)].value == "social_share")
+    ws[cell("type", part)] = "组合规则"                    # a composite inside a composite …
+    row = part + 1
+    while ws[cell("code", row)].value is None and ws[cell("pcode", row)].value not in ("parts", None):
+        for column in ("value", "key", "label", "extra"):
+            ws[cell(column, row)] = None                    # … whose old parameters were cleared
+        row += 1
+    wb.save(path)
+    problems = problems_of(path)
+    assert any(f"单元格 {cell('type', f1)}（指标 F1）" in p and "不能再嵌套组合规则" in p for p in problems), problems
