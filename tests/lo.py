@@ -104,7 +104,8 @@ def recalculate(paths, outdir=None, *, recalc: bool = True, timeout: int = 300, 
     """Recalculate workbooks with LibreOffice; returns {original path: recalculated .xlsx copy}.
 
     The originals are never touched: they are copied (under unique names) to a
-    temporary folder first. ``outdir`` defaults to a new temporary folder.
+    temporary folder first. ``outdir`` defaults to a new temporary folder, which
+    the caller removes (tests pass a folder under pytest's ``tmp_path``).
     """
     paths = [Path(p) for p in paths]
     work = Path(tempfile.mkdtemp(prefix="anju-lo-in-"))

@@ -97,6 +97,13 @@ def test_percent_typed_as_text(tmp_path):
     report = recalc_file(path, CATALOG)
     assert report.status == "recalculated", report.messages
     assert report.result.indicator("F1").score == evaluate(pack, pack.golden[0]["inputs"]).indicator("F1").score
+    # "16.4%" typed into Excel arrives as the number 0.164: computed as written, but pointed out
+    _, path = golden_workbook(tmp_path, "henan-2020-old-community", name="小数.xlsx",
+                              change=lambda wb: put(wb, name, Decimal("0.164")))
+    report = recalc_file(path, CATALOG)
+    assert report.status == "recalculated"
+    assert any("请填写16.4" in m and m.startswith(cell_of(path, name)) for m in report.messages), report.messages
+    assert any("请填写16.4" in str(row[3]) for row in messages_in_sheet(path))
     # in a plain number cell "95%" is a mistake, named with its cell
     pack, path = golden_workbook(tmp_path, name="百分号.xlsx", change=lambda wb: put(wb, N.input_name("C101", "actual"), "95%"))
     check_writable_failure(tmp_path, pack, path, "不应带百分号（收到“95%”）", cell_of(path, N.input_name("C101", "actual")))

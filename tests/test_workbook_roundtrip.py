@@ -20,6 +20,7 @@ from engine.workbook.recalc import recalc_file
 from engine.workbook.xlsxpatch import CachedValue, patch_cells
 from engine.workbook.template import SHEET_SCORES, SHEET_SUMMARY, SHEET_SURVEY, build_template, write_template
 from workbook_support import compare, destination, expected_results, filled_template, read_results
+from workbook_support import get as read_name
 
 CATALOG = catalog()
 PACK_IDS = sorted(CATALOG.packs)
@@ -99,28 +100,32 @@ def test_roundtrip_openpyxl(recalculated, pack_id, index):
     assert report.status == "recalculated", report.messages
     assert report.total == str(result.total.normalize()) or Decimal(report.total) == result.total
     assert compare(read_results(path, pack), expected_results(pack, result)) == []
+    # the template's check formula keeps its formula and gets a fresh cached value
+    wb = openpyxl.load_workbook(path)
+    sheet, ref = destination(wb, N.OUT_SCORES_SUM)
+    assert str(wb[sheet][ref].value).startswith("=SUM(")
+    cached = openpyxl.load_workbook(path, data_only=True)[sheet][ref].value
+    assert Decimal(repr(cached)) == sum(r.score for r in result.indicators)
     case = pack.golden[index]
     if case.get("expected_total") is not None:
         assert abs(result.total - Decimal(str(case["expected_total"]))) <= Decimal("0.005")
 
 
-def test_roundtrip_libreoffice(recalculated):
+def test_roundtrip_libreoffice(recalculated, tmp_path):
     """LibreOffice, made to recalculate on load, shows the same results and recomputes the template's formulas."""
     lo.require()
     paths = [path for path, _, _ in recalculated.values()]
     # give the template's check formula a wrong cached value: only a real recalculation fixes it
     for path in paths:
-        ws = openpyxl.load_workbook(path)[SHEET_SUMMARY]
-        ref = [row for row in ws.iter_rows() if row[1].value and "公式核对" in str(row[1].value)][0][3].coordinate
-        patch_cells(path, {SHEET_SUMMARY: {ref: CachedValue(-1)}})
-    converted = lo.recalculate(paths)
+        sheet, ref = destination(openpyxl.load_workbook(path), N.OUT_SCORES_SUM)
+        patch_cells(path, {sheet: {ref: CachedValue(-1)}})
+    converted = lo.recalculate(paths, tmp_path / "libreoffice")
     for (pack_id, index), (path, _, result) in recalculated.items():
         pack = CATALOG.pack(pack_id)
         copy = converted[path]
         assert compare(read_results(copy, pack), expected_results(pack, result)) == [], (pack_id, index)
         wb = openpyxl.load_workbook(copy, data_only=True)
-        ws = wb[SHEET_SUMMARY]
-        check = [row for row in ws.iter_rows() if row[1].value and "公式核对" in str(row[1].value)][0][3].value
+        check = read_name(wb, N.OUT_SCORES_SUM)
         assert Decimal(repr(check)).quantize(Decimal("0.000001")) == sum(r.score for r in result.indicators)
         survey = wb[SHEET_SURVEY]
         for row in survey.iter_rows():

@@ -186,7 +186,7 @@ def target_cells(path, pack, catalog) -> dict:
     """{sheet: set(cells)} that a recalculation of ``path`` may write."""
     host = FileHost(path)
     data = host.read_inputs(catalog)
-    names = [N.OUT_TOTAL, N.OUT_GRADE, N.OUT_STAMP]
+    names = [N.OUT_TOTAL, N.OUT_GRADE, N.OUT_STAMP, N.OUT_SCORES_SUM]
     for indicator in pack.indicators:
         names += [N.score_name(indicator.code), N.rate_name(indicator.code), N.explain_name(indicator.code)]
     for number in range(1, len(N.level_groups(pack)) + 1):

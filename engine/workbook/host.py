@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import PackError
 from . import names as N
 from .reader import Message, Reader, WorkbookData, area_cells, file_reader, read_with
-from .xlsxpatch import WorkbookFileError, is_locked, patch_cells
+from .xlsxpatch import CachedValue, WorkbookFileError, is_locked, patch_cells
 
 
 class WorkbookHost:
@@ -54,6 +54,10 @@ def read_data(reader: Reader, catalog) -> WorkbookData:
 
 class FileHost(WorkbookHost):
     """A closed .xlsx/.xlsm file."""
+
+    #: formula cells among the outputs (``out_scores_sum``) get a fresh cached value, formula kept;
+    #: a live host leaves them to the spreadsheet program
+    writes_cached_values = True
 
     def __init__(self, path, *, check_lock: bool = True):
         self.path = Path(path)
@@ -98,6 +102,8 @@ class FileHost(WorkbookHost):
                         continue   # already blank: leave the cell's bytes alone
                     for col, cell in enumerate(row):
                         cells[cell] = None if new is None or col >= len(new) else new[col]
+            elif name == N.OUT_SCORES_SUM:
+                cells[ref.split(":")[0]] = CachedValue(value)
             else:
                 cells[ref.split(":")[0]] = value
         return {sheet: cells for sheet, cells in edits.items() if cells}

@@ -1,7 +1,8 @@
 """Live templates in workbooks: the compiled formulas (``engine.formulas``) in the output cells.
 
 * ``apply_live_formulas(wb, pack)`` writes them into a template built by
-  ``engine.workbook.template`` (openpyxl, before saving): ``anju template --live``.
+  ``engine.workbook.template`` (openpyxl, before saving): ``anju template --live``;
+  named helper formulas (redistributed weights) become workbook-level names.
   An output that cannot be compiled keeps an empty, engine-written cell whose
   comment says why; an output whose formula reads such a cell says so too.
 * ``live_edits(package, pack, edits)`` is for ``anju recalc``: where an output
@@ -26,7 +27,11 @@ def apply_live_formulas(wb, pack: Pack, compiled: CompiledSheet | None = None) -
     """Write every compiled output formula into ``wb`` (an openpyxl Workbook with the template's names)."""
     from openpyxl.comments import Comment
 
+    from openpyxl.workbook.defined_name import DefinedName
+
     compiled = compiled or compile_pack(pack)
+    for name, text in compiled.helpers.items():      # named formulas the output formulas use
+        wb.defined_names[name] = DefinedName(name, attr_text=text)
     for name in compiled.formulas:
         target = _cell(wb, name)
         if target is None:

@@ -8,6 +8,11 @@ in-memory copy would overwrite any change on disk; EXCEL-NOTES §3), and it
 never saves: the user saves, as after any other edit.
 
 What differs per program is only ``CellSource`` and ``write_cells``.
+
+An output cell that holds a formula is never overwritten: the program computes
+it (``out_scores_sum``; every score of a live template, ``anju template --live``).
+``FileHost`` instead refreshes such a formula's cached value, since no program
+computes a closed file.
 """
 
 from __future__ import annotations
@@ -87,8 +92,17 @@ class LiveWorkbookHost(WorkbookHost):
                     for col, cell in enumerate(row):
                         cells[cell] = None if new is None or col >= len(new) else new[col]
             else:
-                cells[ref.split(":")[0]] = value
+                cell = ref.split(":")[0]
+                if self.holds_formula(sheet, cell):
+                    continue       # a live template's formula (or out_scores_sum): the program computes it
+                cells[cell] = value
         return {sheet: cells for sheet, cells in edits.items() if cells}
+
+    def holds_formula(self, sheet: str, cell: str) -> bool:
+        try:
+            return self.cells.formula(sheet, cell) is not None
+        except Exception:
+            return False
 
 
 # --------------------------------------------------------------------------- blocks

@@ -31,6 +31,8 @@ Convention (every name is workbook-level; Excel treats names case-insensitively)
 ``out_total`` / ``out_grade``  总分 / 等级
 ``out_stamp``                  one text cell: engine version, pack id and version, time
 ``out_messages``               校验 rows, four columns: 级别, 工作表, 单元格, 说明
+``out_scores_sum``             汇总's check formula ``=SUM(<score column>)``: the formula stays; anju recalc
+                               refreshes its cached value in files (a formula cell, not a plain output)
 ``in_level_<n>_claimed``       claimed subtotal of the n-th 一级指标 (汇总; for ``anju audit``)
 ``out_review``                 复核 rows written by ``anju audit``, columns ``REVIEW_COLUMNS``
 =============================  ===========================================================
@@ -59,6 +61,7 @@ OUT_TOTAL = "out_total"
 OUT_GRADE = "out_grade"
 OUT_STAMP = "out_stamp"
 OUT_MESSAGES = "out_messages"
+OUT_SCORES_SUM = "out_scores_sum"   # 汇总's check formula =SUM(scores); recalc refreshes its cached value in files
 MESSAGE_COLUMNS = ("级别", "工作表", "单元格", "说明")
 
 TOTAL_CLAIMED = {"claimed": "in_total_claimed", "claimed2": "in_total_claimed2"}
@@ -163,7 +166,7 @@ def level_groups(pack) -> list[tuple[str, ...]]:
 def check_pack_names(pack) -> list[str]:
     """Problems (Chinese) that prevent a template: invalid or colliding names."""
     problems, seen = [], {}
-    fixed = [meta_name(f) for f in META_FIELDS] + [OUT_TOTAL, OUT_GRADE, OUT_STAMP, OUT_MESSAGES]
+    fixed = [meta_name(f) for f in META_FIELDS] + [OUT_TOTAL, OUT_GRADE, OUT_STAMP, OUT_MESSAGES, OUT_SCORES_SUM]
     fixed += list(TOTAL_CLAIMED.values()) + list(GRADE_CLAIMED.values())
     fixed += [level_score_name(n) for n in range(1, len(level_groups(pack)) + 1)]
     fixed += [level_rate_name(n) for n in range(1, len(level_groups(pack)) + 1)]

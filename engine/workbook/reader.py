@@ -414,6 +414,8 @@ class Reader:
                     value = self.value(name, what=what, code=code, key=key)
                 if value is None:
                     continue
+                if (spec.kind == "percent" or spec.unit == "%") and isinstance(value, Decimal) and 0 < value < 1:
+                    self.percent_note(name, what, value)
                 target = mapping.setdefault(spec.part, {}) if spec.part else mapping
                 target[spec.key] = value
             data.inputs[code] = mapping
@@ -425,6 +427,14 @@ class Reader:
         data.claimed_grade = self.value(N.GRADE_CLAIMED["claimed"], what="填报等级")
         data.claimed_total2 = self.value(N.TOTAL_CLAIMED["claimed2"], what="对照总分")
         data.claimed_grade2 = self.value(N.GRADE_CLAIMED["claimed2"], what="对照等级")
+
+    def percent_note(self, name: str, what: str, value: Decimal) -> None:
+        """95% typed into Excel arrives as 0.95: computed as written (0.95%), but pointed out."""
+        sheet, ref = self.data.cell_of(name)
+        hundred = fmt(value * 100)
+        self.data.notes.append(Message(
+            Message.WARNING, sheet, ref,
+            f"{what}为{fmt(value)}，按{fmt(value)}%计算；如实际是{hundred}%，请填写{hundred}（百分数填写百分点数，不带%）"))
 
     def read_answers(self, code: str, spec, name: str, key: str, what: str):
         """A survey range: {label: count}, a state word, or None when all counts are blank."""
@@ -460,7 +470,7 @@ class Reader:
 
     def read_outputs(self, pack: Pack) -> None:
         """Current output values, to tell whether a recalculation would change anything."""
-        wanted = [N.OUT_TOTAL, N.OUT_GRADE, N.OUT_STAMP]
+        wanted = [N.OUT_TOTAL, N.OUT_GRADE, N.OUT_STAMP, N.OUT_SCORES_SUM]
         for indicator in pack.indicators:
             wanted += [N.score_name(indicator.code), N.rate_name(indicator.code), N.explain_name(indicator.code)]
         for number in range(1, len(N.level_groups(pack)) + 1):

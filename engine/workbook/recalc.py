@@ -229,6 +229,8 @@ def recalc_host(host: WorkbookHost, catalog, *, force: bool = False, dry_run: bo
     if errors:
         return write_failure(host, report, data, pack, errors, now, dry_run, notes)
     values, findings = success_outputs(data, result)
+    if getattr(host, "writes_cached_values", False) and data.area_of(N.OUT_SCORES_SUM):
+        values[N.OUT_SCORES_SUM] = sum((r.score for r in result.indicators), Decimal(0))
     findings = notes + findings
     values[N.OUT_STAMP] = stamp_text(pack, STAMP_OK, now)
     rows = message_rows(data, findings)
@@ -276,6 +278,8 @@ def write_failure(host, report, data, pack, errors, now, dry_run, notes=()) -> R
     if dry_run:
         return report
     values = failure_outputs(data, pack, errors) if pack is not None else {}
+    if pack is not None and getattr(host, "writes_cached_values", False) and data.area_of(N.OUT_SCORES_SUM):
+        values[N.OUT_SCORES_SUM] = None
     if pack is not None:
         values[N.OUT_STAMP] = stamp_text(pack, STAMP_FAILED, now)
     rows = message_rows(data, findings)

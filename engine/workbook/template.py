@@ -8,9 +8,10 @@ names are the contract.
 评分表 layout: one block per indicator. The block's first row carries the
 indicator (编码, levels, 分值, 目标值, 评分标准, 状态, 得分, 得分率, 评分说明,
 填报得分, 对照得分); each rule input takes one row of the block with its Chinese
-label (输入项), the input cell (填报值) and its unit. Short columns are merged
-down the block; 评分标准 and 评分说明 stay in the first row so Excel and
-LibreOffice can fit the row height to the text.
+label (输入项), the input cell (填报值) and its unit. The other columns are merged
+down the block. Row heights are set explicitly (neither Excel nor LibreOffice fits
+rows with merged cells to their text); the room for 评分说明, which anju recalc
+writes later, is estimated from the pack's golden case.
 
 Input cells are unlocked and tinted yellow, optional claimed-score cells blue,
 output cells green and locked. Sheets are protected without a password (so
@@ -67,8 +68,13 @@ SCORE_COLUMNS = (
 )
 COL = {header: index + 1 for index, (header, _) in enumerate(SCORE_COLUMNS)}
 SCORE_HEADER_ROW = 3
-MERGED_DOWN = ("指标编码", "一级指标", "二级指标", "三级指标", "分值", "目标值", "状态", "得分", "得分率",
-               "自评/填报得分", "对照评价得分")
+BLOCK_COLUMNS = tuple(header for header, _ in SCORE_COLUMNS if header not in ("输入项", "填报值", "单位"))
+
+# row heights (points) for 10-point text; widths in Excel's character units
+LINE_POINTS = 13.5
+ROW_PADDING = 3
+MIN_BLOCK_LINES = 2
+DEFAULT_EXPLANATION_UNITS = 120
 
 _thin = Side(style="thin", color="808080")
 BORDER = Border(left=_thin, right=_thin, top=_thin, bottom=_thin)
@@ -118,6 +124,24 @@ def standard_text(indicator: Indicator) -> str:
                          for _, label, weight, _ in compiled.parts)
         text += f"。分项：{parts}"
     return text
+
+
+def text_units(text) -> float:
+    """Display width of a text in column-width units: CJK characters count two."""
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1.1 for ch in str(text or ""))
+
+
+def lines_for_units(units: float, width: float) -> int:
+    per_line = max(1.0, width * 0.92)
+    return max(1, -(-int(units) // int(per_line)))
+
+
+def text_lines(text, width: float) -> int:
+    """Lines a wrapped text needs in a column of ``width`` units."""
+    if text is None or text == "":
+        return 1
+    return sum(lines_for_units(text_units(paragraph), width) for paragraph in str(text).split("\n"))
 
 
 def part_labels(indicator: Indicator) -> dict:
@@ -179,6 +203,7 @@ class _Builder:
         self.validations: dict[tuple, DataValidation] = {}
         self.list_rows = 0
         self.lists_ws = None
+        self._explanations = None
 
     # -- names and validation
 
@@ -272,6 +297,8 @@ class _Builder:
         self.wb.properties.creator = f"anju {__version__}"
         self.wb.properties.title = self.pack.name
         self.wb.active = 1
+        for index, ws in enumerate(self.wb.worksheets):
+            ws.sheet_view.tabSelected = index == 1   # exactly one selected tab (several would be a group)
         return self.wb
 
     def title(self, ws, text: str, span: int, subtitle: str = "") -> None:
@@ -293,7 +320,8 @@ class _Builder:
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         ws.print_options.horizontalCentered = True
         ws.page_margins.left = ws.page_margins.right = 0.4
-        ws.page_margins.top = ws.page_margins.bottom = 0.6
+        ws.page_margins.top = ws.page_margins.bottom = 0.75
+        ws.page_margins.header = ws.page_margins.footer = 0.3
         if title_rows:
             ws.print_title_rows = title_rows
         ws.oddHeader.center.text = f"{self.pack.name}　&A"
@@ -342,13 +370,14 @@ class _Builder:
                 cell = put(ws, row, 2, value)
                 self.style(cell, fill=INFO_FILL)
             self.style(put(ws, row, 3, note), size=9)
+            ws.row_dimensions[row].height = max(text_lines(value, 50), text_lines(note, 40)) * LINE_POINTS + ROW_PADDING
             if field:
                 self.name(N.meta_name(field), ws, f"B{row}")
             if field == "program":
                 self.validate(ws, f"B{row}", "list", choices=tuple(PROGRAMS.values()), stop=False)
             if field == "mode":
                 self.validate(ws, f"B{row}", "list", choices=MODES, stop=True)
-        self.print_setup(ws, "3:3", landscape=False)
+        self.print_setup(ws, "3:3")
         self.protect(ws)
 
     def score_sheet(self) -> None:
@@ -402,22 +431,54 @@ class _Builder:
                 self.style(ws.cell(first, COL["单位"]))
             for offset, spec in enumerate(specs):
                 self.input_row(ws, indicator, spec, first + offset)
-            # borders on the merged-down cells, then merge
-            for header in fixed.keys() | {"状态", "得分", "得分率", "评分说明", "自评/填报得分", "对照评价得分"}:
+            # the block's other columns are merged down the block
+            for header in BLOCK_COLUMNS:
                 for r in range(first + 1, last + 1):
                     ws.cell(r, COL[header]).border = BORDER
-            if last > first:
-                for header in MERGED_DOWN:
+                if last > first:
                     ws.merge_cells(start_row=first, start_column=COL[header], end_row=last, end_column=COL[header])
+            self.block_heights(ws, indicator, fixed, first, last)
             self.score_rows.append((indicator, first, last))
             row = last + 1
         self.last_score_row = row - 1
         self.print_setup(ws, f"{SCORE_HEADER_ROW}:{SCORE_HEADER_ROW}")
         self.protect(ws)
 
+    def block_heights(self, ws, indicator: Indicator, fixed: dict, first: int, last: int) -> None:
+        """Explicit row heights: neither Excel nor LibreOffice fits rows with merged cells to their
+        text, and the 评分说明 is only known after anju recalc (estimated from the pack's golden case)."""
+        widths = {header: width for header, width in SCORE_COLUMNS}
+        rows = []
+        for r in range(first, last + 1):
+            label = ws.cell(r, COL["输入项"]).value
+            rows.append(text_lines(label, widths["输入项"]))
+        needed = max(text_lines(value, widths[header]) for header, value in fixed.items() if header != "分值")
+        explanation = self.explanation_units.get(indicator.code, DEFAULT_EXPLANATION_UNITS)
+        needed = max(needed, lines_for_units(explanation, widths["评分说明"]), MIN_BLOCK_LINES)
+        total = sum(rows)
+        if needed > total:
+            extra = (needed - total) / len(rows)
+            rows = [lines + extra for lines in rows]
+        for r, lines in zip(range(first, last + 1), rows):
+            ws.row_dimensions[r].height = round(lines * LINE_POINTS + ROW_PADDING, 1)
+
+    @property
+    def explanation_units(self) -> dict:
+        """Display width of each indicator's 评分说明 in the pack's first golden case (a size estimate)."""
+        if self._explanations is None:
+            self._explanations = {}
+            if self.pack.golden:
+                try:
+                    from ..scoring import evaluate
+                    result = evaluate(self.pack, self.pack.golden[0].get("inputs") or {})
+                    self._explanations = {r.code: text_units(r.explanation) * 1.15 for r in result.indicators}
+                except Exception:   # an estimate only
+                    self._explanations = {}
+        return self._explanations
+
     def input_row(self, ws, indicator: Indicator, spec: InputSpec, row: int) -> None:
         self.style(put(ws, row, COL["输入项"], input_label(indicator, spec)))
-        self.style(put(ws, row, COL["单位"], input_unit(spec)), align=CENTER)
+        self.style(put(ws, row, COL["单位"], input_unit(spec)), align=Alignment(horizontal="center", vertical="top"))
         ref = f"{get_column_letter(COL['填报值'])}{row}"
         if spec.kind == N.ANSWERS_KIND:
             cell = put(ws, row, COL["填报值"], f"见“{SHEET_SURVEY}”表")
@@ -472,7 +533,7 @@ class _Builder:
             total = ws.cell(total_row, 2, f"=SUM(B{first}:B{last})")   # a formula
             self.style(total, fill=INFO_FILL, fmt_code="0")
             row = total_row + 2
-        self.print_setup(ws, None, landscape=False)
+        self.print_setup(ws, None)
         self.protect(ws)
 
     @staticmethod
@@ -550,6 +611,7 @@ class _Builder:
         check = ws.cell(row, 4, f"=SUM({quote_sheetname(SHEET_SCORES)}!${score_col}${SCORE_HEADER_ROW + 1}:"
                                 f"${score_col}${max(self.last_score_row, SCORE_HEADER_ROW + 1)})")
         self.style(check, fill=INFO_FILL, fmt_code=score_fmt, align=CENTER)
+        self.name(N.OUT_SCORES_SUM, ws, f"D{row}")
         row += 1
         self.style(put(ws, row, 2, "计算标记"), fill=HEADER_FILL, size=9)
         stamp = self.output_cell(ws, row, 3, None)
@@ -667,22 +729,31 @@ class _Builder:
                 put(ws, row, 2, label).font = _font(bold=True)
                 put(ws, row, 3, text).font = _font()
                 ws.cell(row, 3).alignment = Alignment(wrap_text=True, vertical="top")
+                ws.row_dimensions[row].height = text_lines(text, 100) * LINE_POINTS + ROW_PADDING
                 fill = {"黄色": INPUT_FILL, "蓝色": OPTIONAL_FILL, "绿色": OUTPUT_FILL, "浅灰": INFO_FILL}.get(label)
                 if fill:
                     ws.cell(row, 2).fill = _fill(fill)
             row += 1
-        self.print_setup(ws, None, landscape=False)
+        self.print_setup(ws, None)
         self.protect(ws)
 
 
 # --------------------------------------------------------------------------- public API
 
-def build_template(pack: Pack) -> Workbook:
-    """The standard workbook of a pack as an openpyxl Workbook (not saved)."""
-    return _Builder(pack).build()
+def build_template(pack: Pack, *, live: bool = False) -> Workbook:
+    """The standard workbook of a pack as an openpyxl Workbook (not saved).
+
+    ``live``: the output cells get the pack's compiled formulas (``anju template --live``, issue 7;
+    see ``engine.workbook.live``), so scores update as staff type, without macros or Python.
+    """
+    workbook = _Builder(pack).build()
+    if live:
+        from .live import apply_live_formulas
+        apply_live_formulas(workbook, pack)
+    return workbook
 
 
-def write_template(pack: Pack, path, *, overwrite: bool = False) -> Path:
+def write_template(pack: Pack, path, *, overwrite: bool = False, live: bool = False) -> Path:
     """Generate the template and save it to ``path`` (.xlsx)."""
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
@@ -691,7 +762,7 @@ def write_template(pack: Pack, path, *, overwrite: bool = False) -> Path:
         raise TemplateError(f"文件“{path}”已存在；如需覆盖请加 --force")
     if not path.parent.exists():
         raise TemplateError(f"文件夹“{path.parent}”不存在")
-    workbook = build_template(pack)
+    workbook = build_template(pack, live=live)
     temp = path.with_name(f".~anju-{path.name}")
     try:
         workbook.save(temp)

@@ -153,8 +153,13 @@ def unprotected(sheet):
     try:
         yield
     finally:
-        # Protect(Password, DrawingObjects, Contents, Scenarios, UserInterfaceOnly, Allow…)
-        api.Protect("", *options)
+        try:
+            # Protect(Password, DrawingObjects, Contents, Scenarios, UserInterfaceOnly, Allow…)
+            api.Protect("", *options)
+        except Exception as exc:
+            raise WorkbookFileError(
+                f"无法恢复工作表“{sheet.name}”的保护（{exc}）。请在 Excel 中“审阅 → 保护工作表”（不设密码）。"
+            ) from exc
 
 
 # --------------------------------------------------------------------------- the host
