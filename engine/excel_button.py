@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import sys
 
-from .button.runner import TITLE, ButtonLog, run_button
-from .button.xlsm import PINNED_XLWINGS_VERSION
+from .button.runner import TITLE, ButtonLog, run_button   # standard library only at import time
 
+# = engine.button.xlsm.PINNED_XLWINGS_VERSION (a test checks they agree). Not imported from there:
+# this module must import even when a dependency is broken, so that the error becomes a message box.
+PINNED_XLWINGS_VERSION = "0.37.8"
 RISKY_NAME_CHARACTERS = "=&%^!"       # cmd.exe / Book.caller() ("--wb=" is split at '=')
 
 
@@ -57,30 +59,30 @@ def recalculate() -> None:
 
 def press(book, *, xlwings_version: str = PINNED_XLWINGS_VERSION, log: ButtonLog | None = None,
           catalog=None) -> str:
-    """Recalculate an xlwings ``Book`` and show the outcome; returns the message shown."""
-    from .workbook.reader import Message
-    from .workbook.xlwings_host import XlwingsHost
-
+    """Recalculate an xlwings ``Book`` and show the outcome; returns the message shown. Never raises."""
     log = log or ButtonLog("excel")
-    notes = []
-    if xlwings_version != PINNED_XLWINGS_VERSION:
-        notes.append(Message(Message.WARNING, "", "",
-                             f"本机的 xlwings 版本为 {xlwings_version or '未知'}，模板要求 {PINNED_XLWINGS_VERSION}；"
-                             f"如按钮工作不正常，请按部署说明安装 xlwings=={PINNED_XLWINGS_VERSION}"))
-    name = str(getattr(book, "name", ""))
-    if any(ch in name for ch in RISKY_NAME_CHARACTERS):
-        notes.append(Message(Message.WARNING, "", "",
-                             f"工作簿文件名“{name}”含有 {' '.join(RISKY_NAME_CHARACTERS)} 之一，"
-                             f"按钮在某些情况下会找不到工作簿，建议改名"))
+    alert = book_alert(book, log)
     try:
+        from .workbook.reader import Message
+        from .workbook.xlwings_host import XlwingsHost
+
+        notes = []
+        if xlwings_version != PINNED_XLWINGS_VERSION:
+            notes.append(Message(Message.WARNING, "", "",
+                                 f"本机的 xlwings 版本为 {xlwings_version or '未知'}，模板要求 {PINNED_XLWINGS_VERSION}；"
+                                 f"如按钮工作不正常，请按部署说明安装 xlwings=={PINNED_XLWINGS_VERSION}"))
+        name = str(getattr(book, "name", ""))
+        if any(ch in name for ch in RISKY_NAME_CHARACTERS):
+            notes.append(Message(Message.WARNING, "", "",
+                                 f"工作簿文件名“{name}”含有 {' '.join(RISKY_NAME_CHARACTERS)} 之一，"
+                                 f"按钮在某些情况下会找不到工作簿，建议改名"))
         host = XlwingsHost(book, notes=notes)
-    except BaseException as exc:      # noqa: BLE001
-        path = log.exception("XlwingsHost")
+    except BaseException as exc:      # noqa: BLE001 - e.g. a broken installation
         from .button.runner import internal_error_text
-        text = internal_error_text(exc, path)
-        book_alert(book, log)(text, False)
+        text = internal_error_text(exc, log.exception("press()"))
+        alert(text, False)
         return text
-    return run_button(host, book_alert(book, log), log=log, catalog=catalog)
+    return run_button(host, alert, log=log, catalog=catalog)
 
 
 def book_alert(book, log: ButtonLog):

@@ -20,9 +20,11 @@ from . import xlsm
 BUTTON_CELLS = {SHEET_SCORES: "M2", SHEET_SUMMARY: "F2"}
 
 
-def button_template_bytes(pack, *, interpreter_win: str | None = None, interpreter_mac: str | None = None) -> bytes:
-    """The .xlsm bytes of a pack's template with the button (deterministic for a pack)."""
-    workbook = build_template(pack)
+def button_template_bytes(pack, *, interpreter_win: str | None = None, interpreter_mac: str | None = None,
+                          live: bool = False) -> bytes:
+    """The .xlsm bytes of a pack's template with the button (deterministic for a pack).
+    ``live``: with the compiled formulas in the output cells (``anju template --live``)."""
+    workbook = build_template(pack, live=live)
     options = {}
     if interpreter_win:
         options["interpreter_win"] = interpreter_win
@@ -39,7 +41,8 @@ def button_template_bytes(pack, *, interpreter_win: str | None = None, interpret
         raise TemplateError(f"无法生成带“重新计算”按钮的模板：{exc}") from exc
 
 
-def write_button_template(pack, path, *, overwrite: bool = False, interpreter_win: str | None = None) -> Path:
+def write_button_template(pack, path, *, overwrite: bool = False, interpreter_win: str | None = None,
+                          live: bool = False) -> Path:
     """Generate the button template and save it to ``path`` (.xlsm)."""
     path = Path(path)
     if path.suffix.lower() != ".xlsm":
@@ -48,7 +51,7 @@ def write_button_template(pack, path, *, overwrite: bool = False, interpreter_wi
         raise TemplateError(f"文件“{path}”已存在；如需覆盖请加 --force")
     if not path.parent.exists():
         raise TemplateError(f"文件夹“{path.parent}”不存在")
-    data = button_template_bytes(pack, interpreter_win=interpreter_win)
+    data = button_template_bytes(pack, interpreter_win=interpreter_win, live=live)
     temp = path.with_name(f".~anju-{path.name}")
     try:
         temp.write_bytes(data)

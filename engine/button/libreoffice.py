@@ -25,6 +25,7 @@ import datetime as _dt
 import os
 import sys
 import sysconfig
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -150,9 +151,9 @@ def document_label(doc) -> str:
 class UnoHost(LiveWorkbookHost):
     """A spreadsheet document open in LibreOffice Calc (a UNO ``SpreadsheetDocument``).
 
-    Writes go cell by cell: UNO calls inside LibreOffice are cheap, a single-cell
-    write is allowed on a sheet protected without a password, and a string is
-    stored as it is (no parsing as in Excel's ``Range.Value``).
+    Writes go cell by cell (UNO calls inside LibreOffice are cheap; a string is
+    stored as it is, not parsed as by Excel's ``Range.Value``), with a password-less
+    sheet protection lifted for the writes and restored afterwards.
     """
 
     WHOLE_BLOCKS = False
@@ -171,17 +172,37 @@ class UnoHost(LiveWorkbookHost):
         try:
             for sheet_name, cells in edits.items():
                 sheet = self.doc.Sheets.getByName(sheet_name)
-                for ref, value in cells.items():
-                    try:
-                        put_cell(sheet.getCellRangeByName(ref), value)
-                    except Exception as exc:
-                        raise WorkbookFileError(f"无法写入“{sheet_name}”!{ref}：{exc}") from exc
+                with unprotected(sheet, sheet_name):
+                    for ref, value in cells.items():
+                        try:
+                            put_cell(sheet.getCellRangeByName(ref), value)
+                        except Exception as exc:
+                            raise WorkbookFileError(f"无法写入“{sheet_name}”!{ref}：{exc}") from exc
         finally:
             if locked:
                 try:
                     self.doc.unlockControllers()
                 except Exception:
                     pass
+
+
+@contextmanager
+def unprotected(sheet, name: str):
+    """Lift a password-less sheet protection for the writes (on a protected sheet Calc
+    silently refuses to *clear* a locked cell through UNO, though it sets values).
+    ``unprotect``/``protect`` keep the protection options (allowed actions) of the sheet."""
+    if not sheet.isProtected():
+        yield
+        return
+    try:
+        sheet.unprotect("")
+    except Exception as exc:
+        raise WorkbookFileError(
+            f"工作表“{name}”设置了保护密码，无法写入计算结果。请先“工具 → 保护工作表”撤消保护后再点“重新计算”。") from exc
+    try:
+        yield
+    finally:
+        sheet.protect("")
 
 
 def put_cell(cell, value) -> None:
@@ -275,6 +296,8 @@ def engine_paths() -> list[str]:
     try:
         import site
         found += list(site.getsitepackages())
+        if site.ENABLE_USER_SITE:             # pip install --user
+            found.append(site.getusersitepackages())
     except Exception:
         pass
     result = []

@@ -40,10 +40,11 @@ class ButtonLog:
 
     def __init__(self, where: str = ""):
         self.where = where
-        self.path = log_dir() / LOG_NAME
+        self.path: Path | None = None
 
     def write(self, text: str) -> Path | None:
         try:
+            self.path = self.path or log_dir() / LOG_NAME
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.exists() and self.path.stat().st_size > LOG_LIMIT:
                 os.replace(self.path, self.path.with_name(LOG_NAME + ".1"))
