@@ -104,10 +104,15 @@ def write_summary(records: list[FileRecord], path: Path, *, with_findings: bool 
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{max(2, len(rows) + 1)}"
     for index, name in enumerate(header, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = 40 if name in ("说明", "文件", "项目名称") else 12
+        ws.column_dimensions[get_column_letter(index)].width = {"说明": 36, "文件": 24, "项目名称": 18, "规则包": 22}.get(name, 9)
     total_column = header.index("总分") + 1
     for row in ws.iter_rows(min_row=2, min_col=total_column, max_col=total_column):
         row[0].number_format = "0.00"
+    wrapped = Alignment(wrap_text=True, vertical="top")
+    for name in ("说明", "文件", "项目名称", "规则包"):
+        column = header.index(name) + 1
+        for row in ws.iter_rows(min_row=2, min_col=column, max_col=column):
+            row[0].alignment = wrapped
     ws.print_title_rows = "1:1"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
@@ -131,12 +136,11 @@ def add_charts(wb: Workbook, records: list[FileRecord]) -> None:
     histogram.add_data(Reference(data, min_col=2, min_row=1, max_row=len(SCORE_BINS) + 1), titles_from_data=True)
     histogram.set_categories(Reference(data, min_col=1, min_row=2, max_row=len(SCORE_BINS) + 1))
     histogram.legend = None
+    histogram.width, histogram.height = 16, 7.5
     data.add_chart(histogram, "E2")
 
-    grades = []
-    for record in scored:
-        if record.grade and record.grade not in grades:
-            grades.append(record.grade)
+    order = ["优", "优秀", "良", "良好", "中", "合格", "差", "不合格"]
+    grades = sorted({r.grade for r in scored if r.grade}, key=lambda g: (order.index(g) if g in order else len(order), g))
     regions = sorted({r.region or "（未填地区）" for r in scored})
     start = len(SCORE_BINS) + 4
     data.cell(start, 1, "地区")
@@ -156,7 +160,14 @@ def add_charts(wb: Workbook, records: list[FileRecord]) -> None:
                        titles_from_data=True)
         chart.set_categories(Reference(data, min_col=1, min_row=start + 1, max_row=start + len(regions)))
         chart.height = max(7.5, 0.6 * len(regions) + 3)
-        data.add_chart(chart, "E20")
+        chart.width = 16
+        data.add_chart(chart, "E18")
+    data.page_setup.orientation = "landscape"
+    data.page_setup.paperSize = data.PAPERSIZE_A4
+    data.sheet_properties.pageSetUpPr.fitToPage = True
+    data.page_setup.fitToWidth = 1
+    data.page_setup.fitToHeight = 0
+    data.column_dimensions["A"].width = 18
 
 
 def write_csv(records: list[FileRecord], path: Path, *, with_findings: bool = False) -> None:
