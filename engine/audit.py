@@ -136,6 +136,7 @@ def _kind(name, severity, label, description):
 
 # Order here is report order within one severity.
 _kind("input_error", ERROR, "输入数据无法复算", "输入数据有误，无法按规则复算（只做不依赖复算的检查）")
+_kind("formula_tampered", ERROR, "公式被修改", "实时公式模板中得分等单元格的公式与规则包编译出的公式不同")
 _kind("score_above_weight", ERROR, "得分超过分值", "申报得分大于该指标分值")
 _kind("threshold_mismatch", ERROR, "满分线与评分标准不符", "申报得分须换用另一满分线（阈值）才能复现")
 _kind("formula_direction", ERROR, "正向/反向公式用错", "申报得分按相反方向的公式（正向比例/反向成本）才能复现")
@@ -327,6 +328,7 @@ class Context:
         self.places = pack.rounding.indicator.places
         self.mode = pack.rounding.indicator.mode
         self.total_places = pack.rounding.total.places
+        self.tampered: list = []    # (sheet, cell, expected, found) of a live workbook, set by audit_file
 
     # ---- evaluation
     @cached_property
@@ -598,6 +600,23 @@ def detect_input_error(ctx: Context) -> list:
     listed = "；".join(str(p) for p in problems[:5]) + ("等" if len(problems) > 5 else "")
     refs = [(p.code, p.key or "inputs") for p in problems if getattr(p, "code", None)]
     return [finding("input_error", f"输入数据有误，无法按规则复算：{listed}。只做了不依赖复算的检查。", codes=codes, refs=refs)]
+
+
+# Kinds only a workbook can show (no pure evaluation triggers them).
+WORKBOOK_KINDS = {"formula_tampered"}
+
+
+@detector("formula_tampered")
+def detect_formula_tampered(ctx: Context) -> list:
+    findings = []
+    for sheet, cell, expected, found in ctx.tampered:
+        shown = found if len(found) <= 60 else found[:60] + "…"
+        now = f"现为“={shown}”" if found else "公式已被删除或改为数值"
+        findings.append(Finding("formula_tampered", ERROR,
+                                f"{sheet}!{cell} 的公式与规则包“{ctx.pack.id}”编译出的公式不同，{now}。"
+                                "请用 anju template --live 重新生成模板，或运行 anju recalc（会恢复原公式）。",
+                                cells=(f"{sheet}!{cell}",), computed=f"={expected[:60]}…" if len(expected) > 60 else f"={expected}"))
+    return findings
 
 
 @detector("score_above_weight")
@@ -1311,6 +1330,7 @@ def audit_file(path, catalog=None, *, write: bool = True) -> AuditReport:
     pack = data.pack
     claims, claim_problems = workbook_claims(data, reader, pack)
     ctx = Context(pack, data.inputs, claims, getattr(catalog, "checks", ()), getattr(catalog, "rule_types", None))
+    ctx.tampered = tampered_formulas(path, pack)
     findings = []
     for det in DETECTORS.values():
         findings += det.function(ctx)
@@ -1329,6 +1349,13 @@ def audit_file(path, catalog=None, *, write: bool = True) -> AuditReport:
             report.notes.append(f"工作簿没有“复核”表（名称 {N.OUT_REVIEW}），复核结果未写入工作簿；"
                                 f"可用 anju template --pack {pack.id} 生成新模板。")
     return report
+
+
+def tampered_formulas(path, pack: Pack) -> list:
+    """Live templates: (sheet, cell, expected, found) for every output cell whose formula differs."""
+    from .formulas import formula_tampering
+    from .workbook.xlsxpatch import open_package
+    return formula_tampering(open_package(path), pack)
 
 
 class _PackCache:

@@ -247,18 +247,18 @@ def rules_test(ctx, pack_ids, quiet):
 @click.option("--force", is_flag=True, help="覆盖已存在的文件")
 @click.option("--button", is_flag=True, help="生成带“重新计算”按钮的启用宏模板（.xlsm，Excel 通过 xlwings 运行；见 docs/deployment.md）")
 @click.option("--interpreter", default=None, help="与 --button 一起用：写入 xlwings.conf 的 python.exe 路径（默认 %LOCALAPPDATA%\\anju\\python\\python.exe）")
+@click.option("--live", is_flag=True, help="得分、小计、总分、等级写成实时公式：在 Excel、WPS、LibreOffice 中随填随算，无需宏和 Python（见 docs/live-formulas.md）")
 @click.pass_context
-def template(ctx, pack_id, output, force, button, interpreter):
+def template(ctx, pack_id, output, force, button, interpreter, live):
     """生成规则包的标准填报模板（说明、基本信息、评分表、满意度调查、汇总、校验）。"""
     from .workbook.template import write_template
 
     pack = get_catalog(ctx).pack(pack_id)
     if button or interpreter:   # issue 4: the macro-enabled template (engine.button.build)
         from .button.build import write_button_template
-        path = write_button_template(pack, Path(output), overwrite=force, interpreter_win=interpreter,
-                                     live=bool(ctx.params.get("live")))
+        path = write_button_template(pack, Path(output), overwrite=force, interpreter_win=interpreter, live=live)
     else:
-        path = write_template(pack, Path(output), overwrite=force)
+        path = write_template(pack, Path(output), overwrite=force, live=live)
     click.echo(f"已生成模板：{path}（规则包 {pack.id}，版本 {pack.version}，{len(pack.indicators)} 个指标）")
 
 

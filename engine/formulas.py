@@ -31,6 +31,11 @@ differently, and why:
   a threshold of 85.28. The remaining disagreement is an exact value that lies
   within 5e-10 of a rounding or comparison edge without being on it (the
   double cannot tell it from the edge); see docs/live-formulas.md.
+* ``na_policy: redistribute`` needs every sibling's share of the group weight
+  (largest remainder at the indicator places, as ``scoring.split_weight``);
+  those shares are named helper formulas (``CompiledSheet.helpers``, defined
+  names ``calc_...``) that a live template defines, so no cell formula grows
+  with the square of the group size.
 * Status words other than the template's drop-down values (blank, 无任务,
   未验收, 无数据), yes/no answers other than 是/否, and numbers typed as text
   (full-width digits, "95%") are accepted by the engine but make the formula
@@ -48,7 +53,7 @@ from typing import Callable
 
 from .model import Indicator, InputSpec, Pack, Rounding
 from .numbers import HUNDRED, ZERO, quantize
-from .ruletypes import DEFAULT_SURVEY_WEIGHTS, QUALITATIVE_BANDS, QUALITATIVE_LABELS, _category_choices
+from .ruletypes import DEFAULT_SURVEY_WEIGHTS, QUALITATIVE_BANDS, _category_choices
 from .workbook import names as N
 
 # Functions the compiler may emit: all evaluated alike by Excel 2010+, WPS and LibreOffice.
@@ -87,12 +92,16 @@ class CompiledSheet:
     ``formulas[name]`` is formula text without '=' or a ``NotCompilable``.
     ``engine_cells`` lists the outputs whose formula reads an engine-written
     cell (a ``NotCompilable`` score), so the template can say so in a comment.
+    ``helpers`` are named formulas the output formulas use (workbook-level
+    defined names whose definition is a formula, e.g. redistributed weights);
+    a live template must define them.
     """
 
     pack_id: str
     pack_version: str
     formulas: dict = field(default_factory=dict)
     engine_cells: dict = field(default_factory=dict)    # output name -> [engine-written names it reads]
+    helpers: dict = field(default_factory=dict)         # named formulas (defined names holding a formula)
 
     def formula(self, name: str) -> str | None:
         value = self.formulas.get(name)
@@ -885,6 +894,7 @@ class PackCompiler:
         for indicator in pack.indicators:
             groups.setdefault(indicator.path[:-1], []).append(indicator)
         self.groups = groups
+        self.helpers: dict[str, str] = {}      # named helper formulas (defined names), see redistribution()
 
     # -- vetoes
 
@@ -911,24 +921,57 @@ class PackCompiler:
     # -- weights under na_policy
 
     def redistribution(self, indicator: Indicator) -> tuple[str, str, str] | None:
-        """(any sibling N/A, present weight P, group weight G) for na_policy redistribute."""
+        """(any sibling N/A, present weight P, effective weight) for na_policy redistribute, else None.
+
+        The engine (``scoring.redistribute``/``split_weight``) shares the group's weight G among the
+        siblings that have a task in proportion to their weights, at the indicator places, by largest
+        remainder (ties in indicator order). That needs every sibling's share, so it is computed once
+        per group in named helper formulas (``helpers``): calc_g<k>_present (P), calc_<CODE>_floor
+        (the share rounded down), calc_<CODE>_rem (the remainder, guarded; -1 without a task),
+        calc_g<k>_left (units left over) and calc_<CODE>_weight (the effective weight).
+        """
         if self.pack.na_policy != "redistribute":
             return None
-        members = self.groups[indicator.path[:-1]]
+        group = indicator.path[:-1]
+        members = self.groups[group]
         if len(members) < 2:
             return None
+        key = f"calc_g{list(self.groups).index(group) + 1}"
+        if f"{key}_present" not in self.helpers:
+            self.group_helpers(key, members)
         any_na = OR(*(is_na(m.code) for m in members))
-        present = "+".join(f"({N.status_name(m.code)}<>{string(NA_WORD)})*{num(m.weight)}" for m in members)
-        group_weight = sum((m.weight for m in members), ZERO)
-        return any_na, f"({present})", num(group_weight)
+        return any_na, f"{key}_present", f"calc_{N.token(indicator.code)}_weight"
+
+    def group_helpers(self, key: str, members: list) -> None:
+        places = self.pack.rounding.indicator.places
+        scale = num(Decimal(10) ** places)
+        unit = num(Decimal(1).scaleb(-places))
+        present = f"{key}_present"
+        group_weight = num(sum((m.weight for m in members), ZERO))
+        self.helpers[present] = "+".join(f"({N.status_name(m.code)}<>{string(NA_WORD)})*{num(m.weight)}"
+                                         for m in members)
+        any_na = OR(*(is_na(m.code) for m in members))
+        exact = {m.code: f"{group_weight}*{num(m.weight)}/{present}" for m in members}
+        floor = {m.code: f"calc_{N.token(m.code)}_floor" for m in members}
+        rem = {m.code: f"calc_{N.token(m.code)}_rem" for m in members}
+        for m in members:
+            self.helpers[floor[m.code]] = IF(is_na(m.code), "0",
+                                             f"{call('INT', call('ROUND', f'{exact[m.code]}*{scale}', str(GUARD)))}/{scale}")
+            self.helpers[rem[m.code]] = IF(is_na(m.code), "-1", guard(f"{exact[m.code]}-{floor[m.code]}"))
+        left = f"{key}_left"
+        self.helpers[left] = call("ROUND", f"({group_weight}-({'+'.join(floor.values())}))*{scale}", "0")
+        for index, m in enumerate(members):
+            others = [o for o in members if o is not m]
+            rank = "+".join([f"({rem[o.code]}>{rem[m.code]})" for o in others]
+                            + [f"({rem[o.code]}={rem[m.code]})" for o in members[:index]])
+            share = f"{floor[m.code]}+{IF(f'{rank}<{left}', unit, '0')}"
+            w = num(m.weight)
+            self.helpers[f"calc_{N.token(m.code)}_weight"] = IF(is_na(m.code), IF(f"{present}=0", w, "0"),
+                                                                 IF(any_na, share, w))
 
     def effective_weight(self, indicator: Indicator) -> str:
-        w = num(indicator.weight)
         redistribution = self.redistribution(indicator)
-        if redistribution is None:
-            return w
-        any_na, present, group = redistribution
-        return IF(is_na(indicator.code), IF(f"{present}=0", w, "0"), IF(any_na, f"{w}*{group}/{present}", w))
+        return num(indicator.weight) if redistribution is None else redistribution[2]
 
     # -- scores
 
@@ -943,13 +986,10 @@ class PackCompiler:
         redistribution = self.redistribution(indicator)
         na_value = full
         checks = [status_ok(code)]
-        if redistribution is not None and indicator.weight:
-            any_na, present, group = redistribution
-            raw = f"({raw})*{IF(any_na, f'{group}/{present}', '1')}"
-            na_value = IF(f"{present}=0", full, "0")
-            checks += [status_ok(m.code) for m in self.groups[indicator.path[:-1]]]
-        elif redistribution is not None:
-            _, present, _ = redistribution
+        if redistribution is not None:
+            _, present, weight = redistribution
+            if indicator.weight:
+                raw = f"({raw})*({weight}/{num(indicator.weight)})"
             na_value = IF(f"{present}=0", full, "0")
             checks += [status_ok(m.code) for m in self.groups[indicator.path[:-1]]]
         scored = IF(valid, finish(raw), '""')
@@ -1077,6 +1117,11 @@ def compile_pack(pack: Pack) -> CompiledSheet:
     if engine_scores:
         sheet.engine_cells[N.OUT_TOTAL] = list(engine_scores)
         sheet.engine_cells[N.OUT_GRADE] = list(engine_scores)
+    for name, text in compiler.helpers.items():
+        checked = _checked(text)
+        if isinstance(checked, NotCompilable):    # cannot happen for sane packs; never emit a broken chain
+            raise ValueError(f"{pack.id}: helper {name}: {checked.reason}")
+        sheet.helpers[name] = text
     if pack.rounding.total_method != "sum_of_indicator_scores" and engine_scores:
         sheet.formulas[N.OUT_TOTAL] = NotCompilable("总分按未取舍的原始得分合计，而部分指标需用 anju 计算")
         sheet.formulas[N.OUT_GRADE] = NotCompilable("总分需用 anju 计算")
@@ -1162,8 +1207,9 @@ def formula_tampering(package, pack: Pack, compiled: CompiledSheet | None = None
 
     ``package`` is an ``engine.workbook.xlsxpatch.Package``. Returns
     [(sheet, cell, expected formula, found formula or "" when the formula was
-    replaced by a value)]. A workbook none of whose compiled outputs holds a
-    formula is not a live template and yields [].
+    replaced by a value)]; a changed named helper formula is reported as
+    (NAMES_SHEET, its name, expected, found). A workbook none of whose compiled
+    outputs holds a formula is not a live template and yields [].
     """
     compiled = compiled or compile_pack(pack)
     defined = {name.lower(): where for name, where in package.defined_names().items()}
@@ -1176,8 +1222,32 @@ def formula_tampering(package, pack: Pack, compiled: CompiledSheet | None = None
         cells.append((sheet, ref, expected, package.cell_formula(sheet, ref)))
     if not any(found is not None for *_, found in cells):
         return []
-    return [(sheet, ref, expected, found or "") for sheet, ref, expected, found in cells
-            if not same_formula(expected, found)]
+    tampered = [(sheet, ref, expected, found or "") for sheet, ref, expected, found in cells
+                if not same_formula(expected, found)]
+    if compiled.helpers:
+        defined_formulas = named_formulas(package)
+        for name, expected in compiled.helpers.items():
+            found = defined_formulas.get(name.lower())
+            if not same_formula(expected, found):
+                tampered.append((NAMES_SHEET, name, expected, found or ""))
+    return tampered
+
+
+NAMES_SHEET = "（名称管理器）"    # where a named helper formula lives, in tamper reports
+
+
+def named_formulas(package) -> dict[str, str]:
+    """Workbook-level defined names of a package -> their definition text (lower-case names)."""
+    from xml.etree import ElementTree
+
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    root = ElementTree.fromstring(package.read_part(package.workbook_part))
+    container = root.find(f"{{{main}}}definedNames")
+    found = {}
+    for element in container if container is not None else ():
+        if element.get("localSheetId") is None:
+            found[element.get("name", "").lower()] = (element.text or "").strip()
+    return found
 
 
 __all__ = ["ALLOWED_FUNCTIONS", "CompiledSheet", "GUARD", "NotCompilable", "RULE_COMPILERS", "compile_pack",

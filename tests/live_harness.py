@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, Phase, given, reject, seed as hypothesis_see
 from hypothesis import strategies as st
 
 from engine.errors import EvaluationError
-from engine.formulas import CompiledSheet, compile_pack, tokens
+from engine.formulas import GUARD, CompiledSheet, compile_pack, tokens
 from engine.model import Pack
 from engine.numbers import quantize
-from engine.ruletypes import DEFAULT_SURVEY_WEIGHTS, QUALITATIVE_BANDS
+from engine.ruletypes import QUALITATIVE_BANDS
 from engine.scoring import evaluate
 from engine.workbook import names as N
 
@@ -294,6 +294,7 @@ class Layout:
     inputs: dict          # name -> (row offset, kind)  kind: 'cell' or ('answers', labels)
     outputs: list         # [name] in column E, one per row
     height: int
+    helpers: list = field(default_factory=list)   # [name] in column G, one per row
 
 
 def layout(pack: Pack, compiled: CompiledSheet) -> Layout:
@@ -310,8 +311,9 @@ def layout(pack: Pack, compiled: CompiledSheet) -> Layout:
             else:
                 inputs[name] = (row, "cell")
                 row += 1
-    outputs = list(compiled.compiled)
-    return Layout(inputs, outputs, max(row, len(outputs)) + 1)
+    outputs = list(compiled.formulas)     # engine-written outputs get the engine's value, as recalc writes it
+    helpers = list(compiled.helpers)      # named helper formulas: one cell each (column G)
+    return Layout(inputs, outputs, max(row, len(outputs), len(helpers)) + 1, helpers)
 
 
 def _ref(name: str, lay: Layout, base: int) -> str:
@@ -320,6 +322,8 @@ def _ref(name: str, lay: Layout, base: int) -> str:
         if kind == "cell":
             return f"$B${base + offset}"
         return f"$B${base + offset}:$C${base + offset + len(kind[1]) - 1}"
+    if name in lay.helpers:
+        return f"$G${base + lay.helpers.index(name)}"
     return f"$E${base + lay.outputs.index(name)}"
 
 
@@ -330,7 +334,7 @@ class FormulaPatterns:
         self.lay = lay
         self.position = {name: i for i, name in enumerate(lay.outputs)}
         self.patterns = {}
-        for name, text in compiled.compiled.items():
+        for name, text in list(compiled.compiled.items()) + list(compiled.helpers.items()):
             parts = []
             for kind, value in tokens(text):
                 parts.append((True, value) if kind == "name" and value.upper() not in ("TRUE", "FALSE") else (False, value))
@@ -341,7 +345,7 @@ class FormulaPatterns:
         return "=" + "".join(_ref(value, self.lay, base) if is_name else value for is_name, value in self.patterns[name])
 
 
-def write_block_workbook(pack: Pack, compiled: CompiledSheet, cases: list[Case], path: Path) -> Layout:
+def write_block_workbook(pack: Pack, compiled: CompiledSheet, cases: list[Case], path: Path, results: list) -> Layout:
     from openpyxl import Workbook
 
     lay = layout(pack, compiled)
@@ -350,7 +354,9 @@ def write_block_workbook(pack: Pack, compiled: CompiledSheet, cases: list[Case],
     ws = wb.create_sheet("cases")
     for index, case in enumerate(cases):
         base = 1 + index * lay.height
-        rows = [[None] * 5 for _ in range(lay.height)]
+        rows = [[None] * 7 for _ in range(lay.height)]
+        for i, name in enumerate(lay.helpers):
+            rows[i][6] = patterns.formula(name, base)
         for name, (offset, kind) in lay.inputs.items():
             if kind == "cell":
                 value = case.cells.get(name)
@@ -362,8 +368,14 @@ def write_block_workbook(pack: Pack, compiled: CompiledSheet, cases: list[Case],
                     rows[offset + i][1] = label
                     count = answers.get(label)
                     rows[offset + i][2] = None if count is None else int(count)
+        engine = None
         for i, name in enumerate(lay.outputs):
-            rows[i][4] = patterns.formula(name, base)
+            if name in patterns.patterns:
+                rows[i][4] = patterns.formula(name, base)
+            else:
+                engine = engine or expected_outputs(pack, results[index])
+                value = engine.get(name)
+                rows[i][4] = float(value) if isinstance(value, Decimal) else value
         for row in rows:
             ws.append(row)
     wb.save(path)
@@ -461,29 +473,54 @@ def unrounded(pack: Pack, result, name: str) -> tuple[Decimal, object] | None:
 def explain(pack: Pack, result, name: str) -> str | None:
     """The documented cause of a disagreement, or None when it is unexplained (a bug).
 
-    Documented cause: the exact value lies within 1e-9 of a rounding edge of the
-    pack's rounding (x.xx5 for half-way modes, x.xx0 for directed ones). There
-    the engine's Decimal (28 significant digits; an effective weight such as
-    8x30/22 = 10.909...091 is itself rounded) and the formula's double
-    (rounded to 9 decimals before the pack's rounding) can land on different
-    sides. Grades that follow from such a total are explained the same way.
+    Documented cause: the engine's value lies within 1e-9 of a rounding edge of
+    the pack's rounding (x.xx5 for half-way modes, x.xx0 for directed ones) but
+    not on it. The formula rounds its double to GUARD (9) decimals before the
+    pack's rounding (to remove binary representation error), so a value within
+    5e-10 of the edge is rounded as if it were on the edge; the engine's Decimal
+    (28 significant digits) can also land a value on the other side of an edge.
+    Outputs computed from such a score (its rate, subtotal, total, grade)
+    follow it (``follows``).
     """
-    from decimal import ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP
+    from decimal import ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, localcontext
 
     if name == N.OUT_GRADE:
         cause = explain(pack, result, N.OUT_TOTAL)
         return f"等级随总分：{cause}" if cause else None
-    found = unrounded(pack, result, name)
-    if found is None:
+
+    with localcontext() as ctx:
+        ctx.prec = 80        # measure the distance to the edge without rounding it away
+        found = unrounded(pack, result, name)
+        if found is None:
+            return None
+        value, rounding = found
+        step = Decimal(1).scaleb(-rounding.places)
+        offset = step / 2 if rounding.mode in (ROUND_HALF_UP, ROUND_HALF_EVEN, ROUND_HALF_DOWN) else Decimal(0)
+        position = (value - offset) / step
+        distance = abs(position - position.to_integral_value()) * step
+    if 0 < distance < EDGE_TOLERANCE:      # exactly on the edge, the guarded formula must agree
+        return (f"舍入边界：精确值 {value:.15} 距{rounding.places}位小数的舍入边界仅 {distance:.1E}"
+                f"（公式先舍入到{GUARD}位小数以消除二进制误差，距边界不足 5E-{GUARD + 1} 的值按边界处理）")
+    return None
+
+
+def follows(pack: Pack, name: str, causes: dict) -> str | None:
+    """A rate, subtotal, total or grade that differs only because an indicator score (explained) does."""
+    explained = [n for n, cause in causes.items() if cause and n.endswith("_score") and not n.startswith("out_level_")]
+    if not explained:
         return None
-    value, rounding = found
-    step = Decimal(1).scaleb(-rounding.places)
-    offset = step / 2 if rounding.mode in (ROUND_HALF_UP, ROUND_HALF_EVEN, ROUND_HALF_DOWN) else Decimal(0)
-    position = (value - offset) / step
-    distance = abs(position - position.to_integral_value()) * step
-    if distance < EDGE_TOLERANCE:
-        return (f"舍入边界：未取舍值 {value} 与{rounding.places}位小数的舍入边界相差 {distance:.1E}"
-                f"（引擎 28 位 Decimal 与表格双精度浮点在边界两侧）")
+    codes = {i.code: i for i in pack.indicators}
+    if name.endswith("_rate") and not name.startswith("out_level_"):
+        score = name[: -len("_rate")] + "_score"
+        return f"随 {score} 的差异" if score in explained else None
+    if name.startswith("out_level_"):
+        number = int(name.split("_")[2])
+        group = N.level_groups(pack)[number - 1]
+        inside = [n for n in explained if codes.get(n[len("out_"):-len("_score")]) is not None
+                  and codes[n[len("out_"):-len("_score")]].path[:1] == group]
+        return f"随 {'、'.join(inside)} 的差异" if inside else None
+    if name in (N.OUT_TOTAL, N.OUT_GRADE):
+        return f"随 {'、'.join(explained)} 的差异"
     return None
 
 
@@ -526,7 +563,7 @@ def prepare(pack: Pack, count: int, folder: Path, seed: int = DEFAULT_SEED) -> P
     results = [evaluate(pack, case.inputs) for case in cases]
     report = PackReport(pack.id, len(cases), refused, not_compilable={k: v.reason for k, v in compiled.not_compilable.items()})
     path = folder / f"diff-{pack.id}.xlsx"
-    lay = write_block_workbook(pack, compiled, cases, path)
+    lay = write_block_workbook(pack, compiled, cases, path, results)
     report.seconds_generate = time.perf_counter() - started
     return Prepared(pack, compiled, cases, results, report, path, lay)
 
@@ -535,15 +572,18 @@ def check(prepared: Prepared, recalculated: Path) -> PackReport:
     report = prepared.report
     got_all = read_block_results(recalculated, prepared.lay, len(prepared.cases))
     for index, (case, result, got) in enumerate(zip(prepared.cases, prepared.results, got_all)):
-        expected = expected_outputs(prepared.pack, result)
+        expected = {name: value for name, value in expected_outputs(prepared.pack, result).items()
+                    if prepared.compiled.formula(name) is not None}
         compared = [name for name in expected if name in got]
         diffs = differences(prepared.pack, expected, got)
         report.outputs_compared += len(compared)
         report.outputs_agreeing += len(compared) - len(diffs)
         if not diffs:
             report.agreeing_cases += 1
+        causes = {name: explain(prepared.pack, result, name) for name, _, _ in diffs}
         for name, want, value in diffs:
-            report.mismatches.append((index, name, want, value, case.inputs, explain(prepared.pack, result, name)))
+            cause = causes[name] or follows(prepared.pack, name, causes)
+            report.mismatches.append((index, name, want, value, case.inputs, cause))
     return report
 
 
