@@ -104,7 +104,7 @@ class Pack:
         return next((i for i in self.indicators if i.code == code), None)
 
 
-@dataclass
+@dataclass(slots=True)
 class IndicatorResult:
     code: str
     path: tuple[str, ...]
@@ -119,7 +119,7 @@ class IndicatorResult:
     warnings: list = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class LevelResult:
     path: tuple[str, ...]
     weight: Decimal

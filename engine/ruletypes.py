@@ -33,7 +33,7 @@ class Param:
     choices: tuple = ()
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     score: Decimal
     text: str
@@ -41,7 +41,7 @@ class Outcome:
     warnings: list = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Call:
     """Everything a rule function may look at."""
 
@@ -86,6 +86,8 @@ class CompiledRule:
     specs: list                                  # [InputSpec] incl. composite parts
     parts: list = field(default_factory=list)    # composite: [(key, label, weight|None, CompiledRule)]
     expression: Expression | None = None
+    spec_map: dict | None = None                 # key -> InputSpec, filled on first run (after relabelling)
+    known_keys: frozenset | None = None          # keys an input mapping may have (engine.scoring)
 
 
 REGISTRY: dict[str, RuleType] = {}
@@ -964,6 +966,7 @@ def _compile_parts(params, weight, where, registry):
 
 
 def run_rule(compiled: CompiledRule, code: str, weight: Decimal, inputs: dict) -> Outcome:
-    specs = {s.key: s for s in compiled.specs if s.part is None} if compiled.rule_type.name != "composite" else {}
-    call = Call(code, weight, compiled.params, inputs, specs, compiled)
-    return compiled.rule_type.score(call)
+    specs = compiled.spec_map
+    if specs is None:   # labels by key, built once per compiled rule (this runs for every indicator)
+        specs = compiled.spec_map = {s.key: s for s in compiled.specs if s.part is None} if compiled.rule_type.name != "composite" else {}
+    return compiled.rule_type.score(Call(code, weight, compiled.params, inputs, specs, compiled))

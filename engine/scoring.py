@@ -159,7 +159,7 @@ def parse_inputs(indicator: Indicator, raw) -> tuple[str | None, dict]:
 
 def known_keys(compiled) -> frozenset:
     """Keys an indicator's input mapping may have (computed once per compiled rule)."""
-    keys = getattr(compiled, "known_keys", None)
+    keys = compiled.known_keys
     if keys is None:
         keys = frozenset({s.key for s in compiled.specs if not s.part} | {s.part for s in compiled.specs if s.part} | META_KEYS)
         compiled.known_keys = keys
@@ -232,7 +232,7 @@ def assemble(pack: Pack, outcomes: list) -> EvaluationResult:
             text = outcome.text.replace("，按满分计", "") + notes[indicator.code]
         rate = rate_of(score, effective, policy.rate) if effective else None
         result = IndicatorResult(indicator.code, indicator.path, indicator.weight, score, raw, rate, text, state,
-                                 effective, dict(outcome.facts), list(outcome.warnings))
+                                 effective, outcome.facts, outcome.warnings)
         if outcome.facts.get("veto"):
             result.status = VETOED
             vetoes.append((indicator.code, outcome.facts["veto"], outcome.facts.get("veto_grade")))
