@@ -310,7 +310,6 @@ def recalc(ctx, files, force, dry_run):
 def batch(ctx, folders, recursive, jobs, force, dry_run, summary_path, json_path, audit):
     """批量重新计算文件夹中的全部工作簿（与 anju recalc 相同的计算和写回）。"""
     from .batch import default_jobs, discover, run_batch
-    from .summary import write_csv, write_json, write_summary
 
     paths, early = discover(folders, recursive)
     jobs = jobs or default_jobs()
@@ -321,10 +320,10 @@ def batch(ctx, folders, recursive, jobs, force, dry_run, summary_path, json_path
                                      force=force, dry_run=dry_run, audit=audit, on_record=progress.update)
     progress.close()
     records = early + records
+    from .summary import STATUS_ZH, write_csv, write_json, write_summary   # openpyxl: only after the workers ran
     counts = {}
     for record in records:
         counts[record.status] = counts.get(record.status, 0) + 1
-    from .summary import STATUS_ZH
     click.echo("，".join(f"{STATUS_ZH.get(k, k)} {v} 个" for k, v in sorted(counts.items())) or "没有工作簿", err=True)
     for record in records:
         if record.status == "failed":

@@ -15,7 +15,7 @@ from python_calamine import CalamineWorkbook
 
 from ..errors import AnjuError
 from . import names as N
-from .xlsxpatch import open_package, patch_cells
+from .xlsxpatch import open_package, patch_package
 
 BOOL_TEXT = {True: "是", False: "否"}
 
@@ -87,7 +87,7 @@ def fill_workbook(path: Path, pack, inputs: dict, meta: dict | None = None, clai
     for code, value in (claims or {}).items():
         put(N.claimed_name(code) if code not in ("total", "grade") else
             (N.TOTAL_CLAIMED["claimed"] if code == "total" else N.GRADE_CLAIMED["claimed"]), value)
-    patch_cells(path, edits, out_path=out_path)
+    patch_package(package, edits, out_path=out_path)   # the package already open: read once
     return sum(len(cells) for cells in edits.values())
 
 

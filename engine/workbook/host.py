@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import PackError
 from . import names as N
 from .reader import Message, Reader, WorkbookData, area_cells, file_reader, read_with
-from .xlsxpatch import CachedValue, WorkbookFileError, is_locked, patch_cells
+from .xlsxpatch import CachedValue, DeferredWrites, WorkbookFileError, is_locked, open_package, patch_package
 
 
 class WorkbookHost:
@@ -59,11 +59,15 @@ class FileHost(WorkbookHost):
     #: a live host leaves them to the spreadsheet program
     writes_cached_values = True
 
-    def __init__(self, path, *, check_lock: bool = True):
+    def __init__(self, path, *, check_lock: bool = True, deferred: DeferredWrites | None = None):
+        """``deferred``: stage the write there instead of replacing the file at once (``anju batch``)."""
         self.path = Path(path)
         self.label = self.path.name
         self.check_lock = check_lock
+        self.deferred = deferred
         self.data: WorkbookData | None = None
+        self._package = None
+        self.restored: list = []    # live templates: (sheet, cell, expected, found) of formulas put back
 
     def refuse_if_locked(self) -> None:
         lock = is_locked(self.path)
@@ -74,7 +78,9 @@ class FileHost(WorkbookHost):
     def read_inputs(self, catalog) -> WorkbookData:
         if self.check_lock:
             self.refuse_if_locked()
-        self.data = read_data(file_reader(self.path), catalog)
+        reader = file_reader(self.path)
+        self._package = reader.sheets.package   # patched as read: the file is opened and parsed once
+        self.data = read_data(reader, catalog)
         return self.data
 
     def write_outputs(self, values: dict) -> None:
@@ -82,7 +88,19 @@ class FileHost(WorkbookHost):
             raise RuntimeError("read_inputs() must come before write_outputs()")
         edits = self.edits(values)
         if edits:
-            patch_cells(self.path, edits)
+            if self._package is None:   # data given without read_inputs(): open the file now
+                self._package = open_package(self.path)
+            if self.is_live():
+                # live template: keep the compiled formulas, store the engine's results as their cached values
+                from .live import compiled_for, live_edits
+                edits, self.restored = live_edits(self._package, self.data.pack, edits, compiled_for(self.data.pack))
+            patch_package(self._package, edits, deferred=self.deferred)
+
+    def is_live(self) -> bool:
+        """A live template holds a formula in its first score cell (checked before compiling anything)."""
+        pack = self.data.pack if self.data is not None else None
+        area = self.data.area_of(N.score_name(pack.indicators[0].code)) if pack is not None else None
+        return area is not None and self._package.cell_formula(area[0], area[1].split(":")[0]) is not None
 
     def edits(self, values: dict) -> dict:
         """{sheet: {cell: value}} for the names present in the workbook."""

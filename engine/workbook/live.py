@@ -63,6 +63,17 @@ def cached(value):
     return value
 
 
+_COMPILED: dict = {}
+
+
+def compiled_for(pack: Pack) -> CompiledSheet:
+    """A pack's compiled formulas, once per process (batch recalculates many workbooks of one pack)."""
+    key = (id(pack), pack.id, pack.version)
+    if key not in _COMPILED:
+        _COMPILED[key] = compile_pack(pack)
+    return _COMPILED[key]
+
+
 def live_edits(package, pack: Pack, edits: dict, compiled: CompiledSheet | None = None) -> tuple[dict, list]:
     """Adapt recalc's ``{sheet: {cell: value}}`` to a live workbook.
 

@@ -1,10 +1,12 @@
 """Reading an anju workbook through its defined names (``engine.workbook.names``).
 
-Values come from python-calamine (Rust; about 0.4 ms for a typical template
-against 16–18 ms for openpyxl, see shared/EXCEL-NOTES.md §4); the names, the
-package checks (corrupt zip, zip bomb, DOCTYPE/entity declarations, encrypted
-or ``.xls`` files) and the formula scan come from ``engine.workbook.xlsxpatch``
-and the raw sheet XML.
+Values are python-calamine's (see shared/EXCEL-NOTES.md §4): ordinary cells are
+decoded straight from the sheet XML exactly as calamine decodes them
+(``SheetXml``, a few microseconds a cell instead of parsing whole sheets), and
+calamine itself reads any sheet holding a cell that is less ordinary. The
+names, the package checks (corrupt zip, zip bomb, DOCTYPE/entity declarations,
+encrypted or ``.xls`` files) and the formula scan come from
+``engine.workbook.xlsxpatch`` and the raw sheet XML.
 
 Honest reading: an input or metadata cell holding a formula is never read
 through its cached value (a workbook filled by a program has none, and some
@@ -22,18 +24,20 @@ from __future__ import annotations
 import ast
 import datetime as _dt
 import html
+import io
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
+from xml.etree import ElementTree
 
 from ..errors import InputError
 from ..model import Pack
 from ..numbers import fmt, normalise_text
 from ..scoring import input_state, parse_answers
 from . import names as N
-from .xlsxpatch import Package, WorkbookFileError, open_package
+from .xlsxpatch import Package, RowIndex, WorkbookFileError, open_package
 
 
 @dataclass
@@ -187,10 +191,13 @@ def formula_cells(xml: bytes) -> dict[str, str]:
         if not match.group(2):
             close = xml.find(b"</" + prefix + b"f>", match.end())
             text = xml[match.end():close] if close >= 0 else b""
-        text = text.decode("utf-8", "replace")
-        text = html.unescape(text) if "&" in text else text   # XML's entities and character references
-        found[ref.group(1).decode().upper() + ref.group(2).decode()] = text
+        found[ref.group(1).decode().upper() + ref.group(2).decode()] = _formula_text(text)
     return found
+
+
+def _formula_text(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace")
+    return html.unescape(text) if "&" in text else text   # XML's entities and character references
 
 
 _ARITH = re.compile(r"[0-9.+\-*/()%\s]+")
@@ -255,6 +262,241 @@ def clean_value(value):
     return value
 
 
+# --------------------------------------------------------------------------- cells read from the sheet XML
+#
+# python-calamine parses a whole sheet (0.1-0.7 ms each for a template's sheets),
+# while a recalculation needs a few hundred cells.  Cells written the way Excel,
+# WPS, LibreOffice, openpyxl and the patcher write them are decoded here exactly
+# as calamine decodes them; for anything less ordinary (a date format, rich text,
+# an _xHHHH_ escape, a row whose cells lack r="…", ...) ``SheetXml.cell`` says
+# None and the reader asks calamine.  What "exactly" means was checked cell by
+# cell against calamine over the test suite's workbooks and LibreOffice- and
+# openpyxl-saved ones.  Not checked: a cell whose r="…" names another row than
+# the <row> holding it (invalid OOXML; no program writes it).
+
+_CELL_HEAD = rb'<c r="[A-Z]{1,3}[0-9]+"(?: s="([0-9]+)")?(?: t="([a-zA-Z]+)")?'
+_SIMPLE_CELL = re.compile(_CELL_HEAD + rb"(/?)>")
+# the whole of a cell holding nothing, a <v> or a one-run inline string (no formula): one match
+_PLAIN_CELL = re.compile(_CELL_HEAD + rb'(?:/>|>(?:<v>([^<]*)</v>|<is><t( xml:space="preserve")?>([^<]*)</t></is>)?</c>)')
+_VALUE = re.compile(rb"<v>([^<]*)</v>")
+_INLINE_TEXT = re.compile(rb'<is><t( xml:space="preserve")?>([^<]*)</t></is>')
+_SHARED_ITEM = re.compile(rb"<si>(.*?)</si>", re.S)
+_SHARED_TEXT = re.compile(rb'<t( xml:space="preserve")?>([^<]*)</t>')
+_NUMBER = re.compile(rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")   # what Rust's and Python's float() agree on
+_ENTITY = re.compile(r"&(?:#([0-9]+)|#x([0-9a-fA-F]+)|(amp|lt|gt|quot|apos));")
+_ROW_NUMBER = re.compile(rb'<row r="([0-9]+)"')
+_NAMED_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+
+#: built-in number formats that are not dates or times (ECMA-376 18.8.30); calamine reads
+#: the others (14-22, 27-36, 45-47, 50-58, ...) as dates, times or durations
+_PLAIN_BUILTIN_FORMATS = frozenset({0, 1, 2, 3, 4, 9, 10, 11, 12, 13, 37, 38, 39, 40, 48, 49})
+# quoted text, \x, _x (space as wide as x), *x (fill), and General (LibreOffice writes it as a custom format)
+_FORMAT_LITERAL = re.compile(r'"[^"]*"|\\.|[_*].|(?i:general)')
+_PLAIN_FORMAT_CHARS = frozenset("0#?.,%+-() ;@")
+
+
+def _plain_format(code: str) -> bool:
+    """True for a custom number format that cannot show a date, time or duration."""
+    return set(_FORMAT_LITERAL.sub("", code)) <= _PLAIN_FORMAT_CHARS
+
+
+@lru_cache(maxsize=16)   # one per template in a batch
+def _plain_styles(styles_xml: bytes) -> frozenset:
+    """The cell style indexes (s="…") under which calamine returns numbers as plain floats."""
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    try:
+        root = ElementTree.fromstring(styles_xml)
+    except ElementTree.ParseError:
+        return frozenset()
+    custom = {f.get("numFmtId"): f.get("formatCode", "") for f in root.iter(main + "numFmt")}
+    cell_xfs = root.find(main + "cellXfs")
+    plain = set()
+    for index, xf in enumerate(cell_xfs if cell_xfs is not None else ()):
+        number_format = xf.get("numFmtId")
+        if number_format in custom:
+            if _plain_format(custom[number_format]):
+                plain.add(index)
+        elif number_format is not None and number_format.isdigit() and int(number_format) in _PLAIN_BUILTIN_FORMATS:
+            plain.add(index)
+    return frozenset(plain)
+
+
+def _xml_text(raw: bytes, preserve: bool) -> str | None:
+    """The text of a <t> element as calamine returns it, or None when not certain:
+    calamine decodes _xHHHH_ escapes, normalises CR and trims unless xml:space="preserve"."""
+    if b"\r" in raw or b"_x" in raw or b"_X" in raw:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "&" in text:
+        text = _decode_references(text)
+    if text is None or (not preserve and text != text.strip()):
+        return None
+    return text
+
+
+def _decode_references(text: str) -> str | None:
+    references = _ENTITY.findall(text)
+    if len(references) != text.count("&"):
+        return None   # an undeclared entity or a stray '&': not well-formed
+    for decimal, hexadecimal, _ in references:
+        if decimal or hexadecimal:
+            code = int(decimal) if decimal else int(hexadecimal, 16)
+            if not (code in (9, 10, 13) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD
+                    or 0x10000 <= code <= 0x10FFFF):
+                return None
+    return _ENTITY.sub(lambda m: _NAMED_ENTITIES[m.group(3)] if m.group(3)
+                       else chr(int(m.group(1)) if m.group(1) else int(m.group(2), 16)), text)
+
+
+class SharedStrings:
+    """sharedStrings.xml, split lazily; an item is decoded when a cell asks for it."""
+
+    def __init__(self, xml: bytes | None):
+        self.xml = xml
+        self.items: list | None = None
+        self.texts: dict[int, str | None] = {}
+
+    def text(self, index: int) -> str | None:
+        if index not in self.texts:
+            self.texts[index] = self._decode(index)
+        return self.texts[index]
+
+    def _decode(self, index: int) -> str | None:
+        if self.items is None:
+            self.items = self._split()
+        if index >= len(self.items):
+            return None
+        match = _SHARED_TEXT.fullmatch(self.items[index])
+        return _xml_text(match.group(2), bool(match.group(1))) if match else None
+
+    def _split(self) -> list:
+        if not self.xml:
+            return []
+        items = _SHARED_ITEM.findall(self.xml)
+        return items if len(items) == self.xml.count(b"<si") else []   # <si/> or a prefix: leave it to calamine
+
+
+class SheetXml:
+    """Single cells of one worksheet part, decoded as calamine would (see above)."""
+
+    def __init__(self, xml: bytes, row_index, plain_styles: frozenset, strings: SharedStrings):
+        self.xml = xml
+        self._row_index = row_index   # () -> RowIndex | None, built on first use
+        self.plain_styles = plain_styles
+        self.strings = strings
+        self.cells: dict[str, tuple | None] = {}
+
+    @cached_property
+    def rows(self) -> RowIndex | None:
+        """None: the cells cannot be found by address, use calamine."""
+        return self._row_index()
+
+    def cell(self, ref: str) -> tuple | None:
+        """(value as calamine returns it, formula text or None), or None when calamine must say."""
+        try:
+            return self.cells[ref]
+        except KeyError:
+            cell = self.cells[ref] = self._read(ref)
+            return cell
+
+    def block(self, area: str) -> list | None:
+        """Raw values of an area row by row (rows holding no value at all are skipped quickly),
+        or None when calamine must say."""
+        if self._blank_tail(area):
+            return [[""] * len(refs) for refs in area_cells(area)]
+        if self.rows is None:
+            return None
+        rows = []
+        for refs in area_cells(area):
+            cells = [self.cell(ref) for ref in refs]
+            if any(cell is None for cell in cells):
+                return None
+            rows.append([cell[0] for cell in cells])
+        return rows
+
+    def _blank_tail(self, area: str) -> bool:
+        """True when the area's first row and every row after it hold no value or formula and
+        the rows before it are all above the area (the empty 校验 sheet), found without
+        indexing every row."""
+        xml = self.xml
+        data_start, data_end = xml.find(b"<sheetData>"), xml.find(b"</sheetData>")
+        if data_start < 0 or data_end < 0:
+            return False
+        top = split_ref(area.partition(":")[0])[0]
+        first = xml.find(b'<row r="' + str(top).encode() + b'"', data_start, data_end)
+        if first < 0 or any(xml.find(tag, first, data_end) >= 0 for tag in (b"<v", b"<is", b"<f")):
+            return False
+        above = [int(number) for number in _ROW_NUMBER.findall(xml, data_start, first)]
+        return len(above) == xml.count(b"<row", data_start, first) and all(number < top for number in above)
+
+    def _read(self, ref: str) -> tuple | None:
+        rows = self.rows
+        if rows is None:
+            return None
+        number = split_ref(ref)[0]
+        at = rows.find_cell(number, ref)
+        if at is None:
+            return None
+        if at < 0:
+            return "", None
+        end = rows.spans[number][1]
+        plain = _PLAIN_CELL.match(self.xml, at, end)
+        if plain is not None:
+            style, kind, text, preserve, inline = plain.groups()
+            if inline is not None:
+                value = _xml_text(inline, bool(preserve)) if kind == b"inlineStr" else None
+            else:
+                value = "" if text is None else self._value_text(style, kind, text)
+            return None if value is None else (value, None)
+        head = _SIMPLE_CELL.match(self.xml, at, end)
+        if head is None:
+            return None
+        if head.group(3):
+            return "", None
+        close = self.xml.find(b"</c>", head.end(), end)
+        return None if close < 0 else self._decode(head.group(1), head.group(2), head.end(), close)
+
+    def _decode(self, style: bytes | None, kind: bytes | None, start: int, end: int) -> tuple | None:
+        """A cell with a formula (or other content than _PLAIN_CELL's): its <f>, then its value."""
+        xml, formula = self.xml, None
+        if xml.find(b"<f", start, end) >= 0:
+            tag = _F_TAG.match(xml, start, end)
+            if tag is None or tag.group(1):
+                return None
+            close = tag.end() if tag.group(2) else xml.find(b"</f>", tag.end(), end)
+            if close < 0:
+                return None
+            formula = _formula_text(xml[tag.end():close] if not tag.group(2) else b"")
+            start = close if tag.group(2) else close + len(b"</f>")
+        value = self._value(style, kind, xml[start:end])
+        return None if value is None else (value, formula)
+
+    def _value(self, style: bytes | None, kind: bytes | None, inner: bytes):
+        if not inner:
+            return ""
+        if kind == b"inlineStr":
+            match = _INLINE_TEXT.fullmatch(inner)
+            return _xml_text(match.group(2), bool(match.group(1))) if match else None
+        match = _VALUE.fullmatch(inner)
+        return None if match is None else self._value_text(style, kind, match.group(1))
+
+    def _value_text(self, style: bytes | None, kind: bytes | None, text: bytes):
+        """The value of a cell's <v> text, by its type t and style s."""
+        if kind is None or kind == b"n":
+            if not text:
+                return ""
+            plain = int(style) in self.plain_styles if style else 0 in self.plain_styles   # no s: style 0
+            return float(text) if plain and _NUMBER.fullmatch(text) else None
+        if kind == b"s":
+            return self.strings.text(int(text)) if text.isdigit() else None
+        if kind == b"b" and text in (b"0", b"1"):
+            return text == b"1"
+        return None
+
+
 # --------------------------------------------------------------------------- the reader
 
 class CellSource:
@@ -279,7 +521,8 @@ class CellSource:
 
 
 class FileCells(CellSource):
-    """Calamine grids and formula maps of the sheets actually used, loaded lazily."""
+    """Cells of the sheets actually used: straight from the sheet XML when that is exact
+    (``SheetXml``), else from calamine grids and formula maps, loaded lazily."""
 
     def __init__(self, package: Package, path: Path):
         self.package = package
@@ -287,6 +530,9 @@ class FileCells(CellSource):
         self._book = None
         self.grids: dict[str, list] = {}
         self.formulas: dict[str, dict] = {}
+        self.sheet_xml: dict[str, SheetXml] = {}
+        self._shared_parts: dict[str, bytes] | None = None
+        self._strings: SharedStrings | None = None
 
     def defined_names(self) -> dict[str, tuple[str, str]]:
         return self.package.defined_names()
@@ -295,15 +541,36 @@ class FileCells(CellSource):
         if self._book is None:
             import python_calamine
 
-            # calamine parses sharedStrings and styles too: refuse DOCTYPE/entities there first
-            for rel_type, target in self.package.workbook_rels.values():
-                if target and rel_type.rsplit("/", 1)[-1] in ("sharedStrings", "styles") and self.package.has_part(target):
-                    self.package.xml_part(target)
-            try:
-                self._book = python_calamine.CalamineWorkbook.from_path(str(self.path))
+            self.shared_parts()   # calamine parses sharedStrings and styles too: refused DOCTYPE/entities first
+            try:   # the bytes already read: the very file the package holds
+                self._book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(self.package.file_bytes()))
             except Exception as exc:   # CalamineError and friends: a file problem, not a crash
                 raise WorkbookFileError(f"无法读取“{self.path.name}”：文件已损坏或不是 Excel 工作簿（{exc}）。") from exc
         return self._book
+
+    def shared_parts(self) -> dict[str, bytes]:
+        """sharedStrings and styles by relationship type (refused if they declare a DOCTYPE)."""
+        if self._shared_parts is None:
+            self._shared_parts = {}
+            for rel_type, target in self.package.workbook_rels.values():
+                kind = rel_type.rsplit("/", 1)[-1]
+                if target and kind in ("sharedStrings", "styles") and self.package.has_part(target):
+                    self._shared_parts.setdefault(kind, self.package.xml_part(target))
+        return self._shared_parts
+
+    def xml_cells(self, sheet: str) -> SheetXml:
+        cells = self.sheet_xml.get(sheet)
+        return cells if cells is not None else self._open_sheet_xml(sheet)
+
+    def _open_sheet_xml(self, sheet: str) -> SheetXml:
+        part = self.package.sheet_part(sheet)
+        xml = self.package.xml_part(part)   # DOCTYPE check and size cap
+        parts = self.shared_parts()
+        if self._strings is None:
+            self._strings = SharedStrings(parts.get("sharedStrings"))
+        cells = SheetXml(xml, lambda: self.package.row_index(part), _plain_styles(parts.get("styles", b"")), self._strings)
+        self.sheet_xml[sheet] = cells
+        return cells
 
     def load(self, sheet: str) -> None:
         if sheet in self.grids:
@@ -318,6 +585,9 @@ class FileCells(CellSource):
             raise WorkbookFileError(f"无法读取“{self.path.name}”的工作表“{sheet}”：{exc}") from exc
 
     def raw(self, sheet: str, ref: str):
+        cell = self.xml_cells(sheet).cell(ref)
+        if cell is not None:
+            return cell[0]
         self.load(sheet)
         row, col = split_ref(ref)
         grid = self.grids[sheet]
@@ -328,10 +598,16 @@ class FileCells(CellSource):
         return None
 
     def formula(self, sheet: str, ref: str) -> str | None:
+        cell = self.xml_cells(sheet).cell(ref)
+        if cell is not None:
+            return cell[1]
         self.load(sheet)
         return self.formulas[sheet].get(ref)
 
     def block(self, sheet: str, area: str) -> list:
+        rows = self.xml_cells(sheet).block(area)
+        if rows is not None:   # (calamine's grid pads with None and blanks are ""; callers take both)
+            return rows
         self.load(sheet)
         first, _, last = area.partition(":")
         (r1, c1), (r2, c2) = split_ref(first), split_ref(last or first)
@@ -482,8 +758,8 @@ class Reader:
         if area:
             sheet, ref = area
             for row, raw in zip(area_cells(ref), self.sheets.block(sheet, ref)):
-                if all(v is None or v == "" for v in raw):
-                    continue
+                if raw.count(None) + raw.count("") == len(raw):
+                    continue   # a blank row
                 values = tuple(clean_value(v) for v in raw)
                 if any(v is not None for v in values):
                     self.data.messages.append((row, values))

@@ -252,6 +252,11 @@ def recalc_host(host: WorkbookHost, catalog, *, force: bool = False, dry_run: bo
     except WorkbookFileError as exc:
         return fail(report, str(exc))
     report.status, report.written = RECALCULATED, True
+    for sheet, cell, _, found in getattr(host, "restored", []):
+        text = f"{sheet}!{cell}：公式被修改（原为“={found[:40]}”），已恢复为规则包编译的公式" if found else \
+            f"{sheet}!{cell}：公式被删除，已恢复为规则包编译的公式"
+        report.findings.append(Message(Message.WARNING, sheet, cell, text))
+        report.messages.append(text)
     return report
 
 
@@ -300,12 +305,15 @@ def write_failure(host, report, data, pack, errors, now, dry_run, notes=()) -> R
 
 
 def recalc_file(path, catalog=None, *, force: bool = False, dry_run: bool = False,
-                now: _dt.datetime | None = None) -> RecalcReport:
-    """Recalculate one closed workbook file (see the module docstring for statuses)."""
+                now: _dt.datetime | None = None, deferred=None) -> RecalcReport:
+    """Recalculate one closed workbook file (see the module docstring for statuses).
+
+    ``deferred`` (an ``xlsxpatch.DeferredWrites``, for ``anju batch``): the new file is only
+    staged; it is in place once ``deferred.commit()`` has succeeded for it."""
     if catalog is None:
         from ..plugins import catalog as default_catalog
         catalog = default_catalog()
-    host = FileHost(Path(path), check_lock=not dry_run)
+    host = FileHost(Path(path), check_lock=not dry_run, deferred=deferred)
     report = recalc_host(host, catalog, force=force, dry_run=dry_run, now=now)
     report.path = str(path)
     return report
