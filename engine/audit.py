@@ -35,6 +35,7 @@ from typing import Callable
 from .errors import AnjuError, EvaluationError, InputError
 from .model import SCORED, EvaluationResult, Indicator, Pack
 from .numbers import HUNDRED, MODE_NAMES_ZH, ZERO, fmt, quantize, safe_div, to_decimal
+from .workbook.fill import fill_workbook  # noqa: F401  (re-exported: scripts and tests fill examples through audit)
 
 AUDIT_SCHEMA = "anju-audit/1"
 
@@ -1391,83 +1392,3 @@ def audit_data_file(path, catalog=None, pack_id: str | None = None) -> AuditRepo
 
 # --------------------------------------------------------------------------- writing an evaluation into a template
 
-def fill_workbook(path, pack: Pack, inputs: dict, claims: dict | None = None, meta: dict | None = None) -> None:
-    """Write inputs, claimed scores and 基本信息 into a generated template, by defined name, losslessly.
-
-    ``inputs`` as for ``engine.scoring.evaluate`` (a state word such as "未验收" goes to the status
-    cell); ``claims`` as for ``claims_from_mapping`` (scores, total, grade, levels, scores2, total2, grade2);
-    ``meta``: {project, region, year, mode}. Used by scripts/make_examples.py and the tests."""
-    from .scoring import input_state
-    from .workbook import names as N
-    from .workbook.reader import area_cells
-    from .workbook.xlsxpatch import open_package, patch_cells
-    names = {k.lower(): v for k, v in open_package(path).defined_names().items()}
-    edits: dict = {}
-
-    def put(name: str, value, *, text: bool = False) -> None:
-        where = names.get(name.lower())
-        if where is None:
-            raise AnjuError(f"模板中没有名称“{name}”")
-        sheet, area = where
-        edits.setdefault(sheet, {})[area.split(":")[0]] = (None if value is None else str(value)) if text else cell_text(value)
-
-    for field_name, value in (meta or {}).items():
-        put(N.meta_name(field_name), value, text=True)   # 基本信息 cells are text (年度 "2022", not 2022.0)
-    for indicator in pack.indicators:
-        raw = inputs.get(indicator.code)
-        if raw is None:
-            continue
-        if isinstance(raw, str) and input_state(raw):
-            put(N.status_name(indicator.code), raw)
-            continue
-        for spec in indicator.compiled.specs:
-            container = raw.get(spec.part, {}) if spec.part else raw
-            value = container.get(spec.key) if isinstance(container, dict) else None
-            if value is None:
-                continue
-            name = N.spec_name(indicator.code, spec)
-            if spec.kind == N.ANSWERS_KIND:
-                sheet, area = names[name.lower()]
-                rows = area_cells(area)
-                labels = [str(c) for c in spec.choices]
-                answers = {str(k): v for k, v in dict(value).items()}
-                free = [i for i, label in enumerate(labels) if label not in answers]
-                if len(answers) > len(rows):
-                    raise AnjuError(f"指标{indicator.code}的问卷选项多于模板的{len(rows)}行")
-                for label in answers:
-                    if label not in labels:
-                        labels[free.pop()] = label
-                for row, label in zip(rows, labels):
-                    edits.setdefault(sheet, {})[row[0]] = label
-                    edits[sheet][row[1]] = cell_text(answers.get(label))
-                continue
-            if spec.kind == "category":
-                value = dict(spec.choices).get(value, value)
-            put(name, value)
-    claims = claims or {}
-    for key, which in (("scores", "claimed"), ("scores2", "claimed2")):
-        for code, value in (claims.get(key) or {}).items():
-            put(N.claimed_name(code, which), value)
-    for key, name in (("total", N.TOTAL_CLAIMED["claimed"]), ("total2", N.TOTAL_CLAIMED["claimed2"]),
-                      ("grade", N.GRADE_CLAIMED["claimed"]), ("grade2", N.GRADE_CLAIMED["claimed2"])):
-        if claims.get(key) is not None:
-            put(name, claims[key])
-    levels = level_names(pack)
-    for level, value in (claims.get("levels") or {}).items():
-        put(N.level_claimed_name(levels.index(level) + 1), value)
-    patch_cells(path, edits)
-
-
-def cell_text(value):
-    """A value as a workbook cell should hold it: numbers as Decimal, yes/no as 是/否."""
-    if value is None or isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    text = str(value)
-    try:
-        return Decimal(text) if re.fullmatch(r"-?\d+(\.\d+)?", text.strip()) else text
-    except Exception:
-        return text

@@ -21,6 +21,8 @@ from pathlib import Path
 
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm"}
 TEMP_PREFIXES = ("~$", ".~anju-", ".~lock.", "~")   # Office/WPS lock files, our temp files, LibreOffice locks
+STATUS_ZH = {"recalculated": "已重新计算", "unchanged": "未变化（跳过）", "failed": "失败", "skipped": "跳过",
+             "dry-run": "试运行（未写入）"}
 
 
 @dataclass

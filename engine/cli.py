@@ -355,7 +355,7 @@ class make_progress:
         if self.bar is not None:
             self.bar.update(1)
             return
-        from .summary import STATUS_ZH
+        from .batch import STATUS_ZH
         detail = f"总分 {record.total} {record.grade}" if record.total else record.message
         click.echo(f"[{self.done}/{self.total}] {STATUS_ZH.get(record.status, record.status)}：{record.path} {detail}", err=True)
 

@@ -19,10 +19,8 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from .batch import FileRecord
+from .batch import STATUS_ZH, FileRecord
 
-STATUS_ZH = {"recalculated": "已重新计算", "unchanged": "未变化（跳过）", "failed": "失败", "skipped": "跳过",
-             "dry-run": "试运行（未写入）"}
 PROGRAM_ZH = {"old_community_renovation": "城镇老旧小区改造", "shantytown_redevelopment": "城市棚户区改造",
               "rental_housing": "租赁住房保障", "elevator_retrofit": "既有住宅加装电梯"}
 SCORE_BINS = [(Decimal(0), Decimal(60), "60分以下"), (Decimal(60), Decimal(70), "60–70"), (Decimal(70), Decimal(80), "70–80"),
