@@ -80,6 +80,7 @@ class FileHost(WorkbookHost):
             self.refuse_if_locked()
         reader = file_reader(self.path)
         self._package = reader.sheets.package   # patched as read: the file is opened and parsed once
+        self._cells = reader.sheets             # its sheet index answers formula look-ups cheaply
         self.data = read_data(reader, catalog)
         return self.data
 
@@ -100,7 +101,11 @@ class FileHost(WorkbookHost):
         """A live template holds a formula in its first score cell (checked before compiling anything)."""
         pack = self.data.pack if self.data is not None else None
         area = self.data.area_of(N.score_name(pack.indicators[0].code)) if pack is not None else None
-        return area is not None and self._package.cell_formula(area[0], area[1].split(":")[0]) is not None
+        if area is None:
+            return False
+        cells = getattr(self, "_cells", None)
+        look_up = cells.formula if cells is not None else self._package.cell_formula
+        return look_up(area[0], area[1].split(":")[0]) is not None
 
     def edits(self, values: dict) -> dict:
         """{sheet: {cell: value}} for the names present in the workbook."""
