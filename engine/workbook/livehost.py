@@ -22,6 +22,7 @@ from pathlib import Path
 from . import names as N
 from .host import WorkbookHost, read_data
 from .reader import CellSource, Message, Reader, WorkbookData, area_cells, split_ref
+from .xlsxpatch import _column_letters as column_letters
 
 
 class LiveWorkbookHost(WorkbookHost):
@@ -106,14 +107,6 @@ class LiveWorkbookHost(WorkbookHost):
 
 
 # --------------------------------------------------------------------------- blocks
-
-def column_letters(index: int) -> str:
-    letters = ""
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
 
 def address(row1: int, col1: int, row2: int, col2: int) -> str:
     first = f"{column_letters(col1)}{row1}"

@@ -37,6 +37,7 @@ from ..model import Pack
 from ..numbers import fmt, normalise_text
 from ..scoring import input_state, parse_answers
 from . import names as N
+from .xlsxpatch import _column_index, _column_letters  # one A1-address helper for the package
 from .xlsxpatch import Package, RowIndex, WorkbookFileError, open_package
 
 
@@ -133,22 +134,6 @@ class WorkbookData:
 
 # --------------------------------------------------------------------------- cell helpers
 
-def _column_index(letters: str) -> int:
-    index = 0
-    for char in letters.upper():
-        index = index * 26 + ord(char) - 64
-    return index
-
-
-def _column_letters(index: int) -> str:
-    letters = ""
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
-@lru_cache(maxsize=4096)
 def split_ref(ref: str) -> tuple[int, int]:
     """'J12' -> (12, 10)."""
     letters = "".join(c for c in ref if c.isalpha())
