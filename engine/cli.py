@@ -13,6 +13,9 @@ import click
 from . import __version__
 from .errors import AnjuError, EvaluationError
 from .packfiles import read_data_file
+from .clitext import install as install_chinese_click_texts
+
+install_chinese_click_texts()
 
 EXIT_FAILED = 1      # a check or golden case failed, or some files failed in a batch
 EXIT_BAD_INPUT = 2   # the user's input, pack or file is wrong
