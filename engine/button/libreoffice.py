@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from ..workbook.livehost import LiveWorkbookHost, address
-from ..workbook.reader import CellSource, split_ref
+from ..workbook.livehost import BlockCells, LiveWorkbookHost, address
 from ..workbook.xlsxpatch import WorkbookFileError
 from .runner import TITLE, ButtonLog, internal_error_text, run_button
 
@@ -47,15 +46,14 @@ _DATE, _TIME, _LOGICAL = 2, 4, 1024
 
 # --------------------------------------------------------------------------- reading
 
-class UnoCells(CellSource):
+class UnoCells(BlockCells):
     """Cells of a Calc document: per sheet one data block and one formula block
     (the bounding box of the anju names on it); number formats only for numbers."""
 
     def __init__(self, doc):
+        super().__init__()
         self.doc = doc
         self._names: dict | None = None
-        self._boxes: dict[str, tuple[int, int, int, int]] = {}
-        self._grids: dict[str, tuple] = {}
         self._kinds: dict[int, int] = {}
 
     def defined_names(self) -> dict[str, tuple[str, str]]:
@@ -73,31 +71,18 @@ class UnoCells(CellSource):
                 a = cells.getRangeAddress()
                 sheet = sheets.getByIndex(a.Sheet).getName()
                 names[name] = (sheet, address(a.StartRow + 1, a.StartColumn + 1, a.EndRow + 1, a.EndColumn + 1))
-                box = self._boxes.get(sheet)
-                corners = (a.StartRow + 1, a.StartColumn + 1, a.EndRow + 1, a.EndColumn + 1)
-                self._boxes[sheet] = corners if box is None else (
-                    min(box[0], corners[0]), min(box[1], corners[1]), max(box[2], corners[2]), max(box[3], corners[3]))
+                self.grow_box(sheet, a.StartRow + 1, a.StartColumn + 1, a.EndRow + 1, a.EndColumn + 1)
             self._names = names
         return self._names
 
     def sheet(self, name: str):
         return self.doc.Sheets.getByName(name)
 
-    def _grid(self, sheet: str):
-        if sheet not in self._grids:
-            self.defined_names()
-            r1, c1, r2, c2 = self._boxes[sheet]
-            block = self.sheet(sheet).getCellRangeByPosition(c1 - 1, r1 - 1, c2 - 1, r2 - 1)
-            self._grids[sheet] = (block.getDataArray(), block.getFormulaArray())
-        return self._grids[sheet]
+    def _read_box(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> tuple:
+        block = self.sheet(sheet).getCellRangeByPosition(c1 - 1, r1 - 1, c2 - 1, r2 - 1)
+        return block.getDataArray(), block.getFormulaArray()
 
-    def _at(self, sheet: str, ref: str):
-        row, col = split_ref(ref)
-        self.defined_names()
-        box = self._boxes.get(sheet)
-        if box and box[0] <= row <= box[2] and box[1] <= col <= box[3]:
-            data, formulas = self._grid(sheet)
-            return data[row - box[0]][col - box[1]], formulas[row - box[0]][col - box[1]]
+    def _read_cell(self, sheet: str, ref: str) -> tuple:
         cell = self.sheet(sheet).getCellRangeByName(ref)
         return cell.getDataArray()[0][0], cell.getFormulaArray()[0][0]
 

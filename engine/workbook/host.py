@@ -52,6 +52,39 @@ def read_data(reader: Reader, catalog) -> WorkbookData:
         return data
 
 
+SKIP = object()   # returned by a ``single`` callback: leave that cell alone
+
+
+def cell_edits(values: dict, area_of, occupied_for, single) -> dict:
+    """{sheet: {cell: value}} for output values by defined name (one code path for every host).
+
+    A list fills a range row by row; a row that becomes blank is skipped when
+    ``occupied_for(name)`` says it is already blank (its bytes stay untouched).
+    ``single(sheet, cell, name, value)`` decides what a one-cell name receives.
+    """
+    edits: dict[str, dict] = {}
+    for name, value in values.items():
+        area = area_of(name)
+        if area is None:
+            continue
+        sheet, ref = area
+        cells = edits.setdefault(sheet, {})
+        if isinstance(value, list):
+            occupied = occupied_for(name)
+            for index, row in enumerate(area_cells(ref)):
+                new = value[index] if index < len(value) else None
+                if new is None and occupied is not None and tuple(row) not in occupied:
+                    continue   # already blank: leave the cell alone
+                for col, cell in enumerate(row):
+                    cells[cell] = None if new is None or col >= len(new) else new[col]
+        else:
+            cell = ref.split(":")[0]
+            written = single(sheet, cell, name, value)
+            if written is not SKIP:
+                cells[cell] = written
+    return {sheet: cells for sheet, cells in edits.items() if cells}
+
+
 class FileHost(WorkbookHost):
     """A closed .xlsx/.xlsm file."""
 
@@ -110,23 +143,10 @@ class FileHost(WorkbookHost):
     def edits(self, values: dict) -> dict:
         """{sheet: {cell: value}} for the names present in the workbook."""
         data = self.data
-        edits: dict[str, dict] = {}
-        for name, value in values.items():
-            area = data.area_of(name)
-            if area is None:
-                continue
-            sheet, ref = area
-            cells = edits.setdefault(sheet, {})
-            if isinstance(value, list):
-                occupied = {tuple(row) for row, _ in data.messages} if name == N.OUT_MESSAGES else None
-                for index, row in enumerate(area_cells(ref)):
-                    new = value[index] if index < len(value) else None
-                    if new is None and occupied is not None and tuple(row) not in occupied:
-                        continue   # already blank: leave the cell's bytes alone
-                    for col, cell in enumerate(row):
-                        cells[cell] = None if new is None or col >= len(new) else new[col]
-            elif name == N.OUT_SCORES_SUM:
-                cells[ref.split(":")[0]] = CachedValue(value)
-            else:
-                cells[ref.split(":")[0]] = value
-        return {sheet: cells for sheet, cells in edits.items() if cells}
+        messages = {tuple(row) for row, _ in data.messages}
+
+        def single(sheet, cell, name, value):
+            # the check formula keeps its formula; only its cached value is refreshed
+            return CachedValue(value) if name == N.OUT_SCORES_SUM else value
+
+        return cell_edits(values, data.area_of, lambda name: messages if name == N.OUT_MESSAGES else None, single)

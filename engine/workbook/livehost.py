@@ -20,9 +20,50 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import names as N
-from .host import WorkbookHost, read_data
-from .reader import CellSource, Message, Reader, WorkbookData, area_cells, split_ref
+from .host import SKIP, WorkbookHost, cell_edits, read_data
+from .reader import CellSource, Message, Reader, WorkbookData, split_ref
 from .xlsxpatch import _column_letters as column_letters
+
+
+class BlockCells(CellSource):
+    """Cell access for an open workbook (Excel via xlwings, LibreOffice via UNO).
+
+    Every named cell of a sheet lies in one bounding box; that box is read in one
+    call (values and formulas) instead of one round trip per cell. Subclasses
+    provide ``defined_names`` (calling ``grow_box`` for each name), ``_read_box``
+    and ``_read_cell``.
+    """
+
+    def __init__(self):
+        self._boxes: dict[str, tuple[int, int, int, int]] = {}
+        self._grids: dict = {}
+
+    def grow_box(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> None:
+        box = self._boxes.get(sheet)
+        self._boxes[sheet] = (r1, c1, r2, c2) if box is None else (
+            min(box[0], r1), min(box[1], c1), max(box[2], r2), max(box[3], c2))
+
+    def _grid(self, sheet: str):
+        if sheet not in self._grids:
+            self.defined_names()
+            self._grids[sheet] = self._read_box(sheet, *self._boxes[sheet])
+        return self._grids[sheet]
+
+    def _at(self, sheet: str, ref: str):
+        """(value, formula text) of one cell."""
+        row, col = split_ref(ref)
+        self.defined_names()
+        box = self._boxes.get(sheet)
+        if box and box[0] <= row <= box[2] and box[1] <= col <= box[3]:
+            values, formulas = self._grid(sheet)
+            return values[row - box[0]][col - box[1]], formulas[row - box[0]][col - box[1]]
+        return self._read_cell(sheet, ref)      # outside every name: not expected
+
+    def _read_box(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> tuple:
+        raise NotImplementedError
+
+    def _read_cell(self, sheet: str, ref: str) -> tuple:
+        raise NotImplementedError
 
 
 class LiveWorkbookHost(WorkbookHost):
@@ -74,30 +115,16 @@ class LiveWorkbookHost(WorkbookHost):
         return self._names.get(name.lower())
 
     def edits(self, values: dict) -> dict:
-        """{sheet: {cell: value}} for the names present in the workbook (like ``FileHost.edits``)."""
+        """{sheet: {cell: value}} for the names present in the workbook (as ``FileHost.edits``)."""
         occupied = None
         if not self.WHOLE_BLOCKS and self.data is not None:
             occupied = {tuple(row) for row, _ in self.data.messages}
-        edits: dict[str, dict] = {}
-        for name, value in values.items():
-            area = self.area_of(name)
-            if area is None:
-                continue
-            sheet, ref = area
-            cells = edits.setdefault(sheet, {})
-            if isinstance(value, list):
-                for index, row in enumerate(area_cells(ref)):
-                    new = value[index] if index < len(value) else None
-                    if new is None and occupied is not None and tuple(row) not in occupied:
-                        continue   # already blank
-                    for col, cell in enumerate(row):
-                        cells[cell] = None if new is None or col >= len(new) else new[col]
-            else:
-                cell = ref.split(":")[0]
-                if self.holds_formula(sheet, cell):
-                    continue       # a live template's formula (or out_scores_sum): the program computes it
-                cells[cell] = value
-        return {sheet: cells for sheet, cells in edits.items() if cells}
+
+        def single(sheet, cell, name, value):
+            # a live template's formula (or out_scores_sum): the spreadsheet program computes it
+            return SKIP if self.holds_formula(sheet, cell) else value
+
+        return cell_edits(values, self.area_of, lambda name: occupied, single)
 
     def holds_formula(self, sheet: str, cell: str) -> bool:
         try:
@@ -158,4 +185,4 @@ def error_rows(text: str) -> list:
     return [Message(Message.ERROR, "", "", text).row()]
 
 
-__all__ = ["LiveWorkbookHost", "address", "blocks", "column_letters", "error_rows"]
+__all__ = ["BlockCells", "LiveWorkbookHost", "address", "blocks", "column_letters", "error_rows"]

@@ -33,19 +33,18 @@ import re
 from contextlib import contextmanager
 from decimal import Decimal
 
-from .livehost import LiveWorkbookHost, address, blocks
-from .reader import CellSource, split_ref
+from .livehost import BlockCells, LiveWorkbookHost, address, blocks
+from .reader import split_ref
 from .xlsxpatch import WorkbookFileError, _parse_name_reference
 
 
-class XlwingsCells(CellSource):
+class XlwingsCells(BlockCells):
     """Cells of an xlwings ``Book``: one value block and one formula block per sheet used."""
 
     def __init__(self, book):
+        super().__init__()
         self.book = book
         self._names: dict | None = None
-        self._boxes: dict[str, tuple[int, int, int, int]] = {}
-        self._grids: dict[str, tuple[list, list]] = {}
 
     def defined_names(self) -> dict[str, tuple[str, str]]:
         if self._names is None:
@@ -64,34 +63,21 @@ class XlwingsCells(CellSource):
                     names[text] = target
             self._names = names
             for sheet, area in names.values():
-                for corner in (area.split(":")[0], area.split(":")[-1]):
-                    r, c = split_ref(corner)
-                    box = self._boxes.get(sheet)
-                    self._boxes[sheet] = (r, c, r, c) if box is None else (
-                        min(box[0], r), min(box[1], c), max(box[2], r), max(box[3], c))
+                r1, c1 = split_ref(area.split(":")[0])
+                r2, c2 = split_ref(area.split(":")[-1])
+                self.grow_box(sheet, r1, c1, r2, c2)
         return self._names
 
-    def _grid(self, sheet: str):
-        if sheet not in self._grids:
-            self.defined_names()
-            r1, c1, r2, c2 = self._boxes[sheet]
-            rng = self.book.sheets[sheet].range(address(r1, c1, r2, c2))
-            values = rng.options(ndim=2).value
-            formulas = rng.formula
-            if isinstance(formulas, str):
-                formulas = ((formulas,),)
-            self._grids[sheet] = ([list(row) for row in values], [list(row) for row in formulas])
-        return self._grids[sheet]
+    def _read_box(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> tuple:
+        rng = self.book.sheets[sheet].range(address(r1, c1, r2, c2))
+        values = rng.options(ndim=2).value
+        formulas = rng.formula
+        if isinstance(formulas, str):
+            formulas = ((formulas,),)
+        return [list(row) for row in values], [list(row) for row in formulas]
 
-    def _at(self, sheet: str, ref: str):
-        """(value, formula text) of one cell."""
-        row, col = split_ref(ref)
-        self.defined_names()
-        box = self._boxes.get(sheet)
-        if box and box[0] <= row <= box[2] and box[1] <= col <= box[3]:
-            values, formulas = self._grid(sheet)
-            return values[row - box[0]][col - box[1]], formulas[row - box[0]][col - box[1]]
-        rng = self.book.sheets[sheet].range(ref)      # outside every name: not expected
+    def _read_cell(self, sheet: str, ref: str) -> tuple:
+        rng = self.book.sheets[sheet].range(ref)
         return rng.value, rng.formula
 
     def raw(self, sheet: str, ref: str):
