@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 # Explicit input states (DOMAIN §8.5): never a silent 0.
 NOT_APPLICABLE = "not_applicable"   # 无任务 / 不适用
@@ -104,8 +105,9 @@ class Pack:
         return next((i for i in self.indicators if i.code == code), None)
 
 
-@dataclass(slots=True)
-class IndicatorResult:
+# Results are immutable records (NamedTuple): a tuple holding only numbers and text is dropped
+# from the cyclic garbage collector's watch, so 10,000 kept results cost the collector nothing.
+class IndicatorResult(NamedTuple):
     code: str
     path: tuple[str, ...]
     weight: Decimal
@@ -113,14 +115,13 @@ class IndicatorResult:
     raw_score: Decimal
     rate: Decimal | None
     explanation: str
-    status: str = SCORED
-    effective_weight: Decimal | None = None
-    facts: dict = field(default_factory=dict)
-    warnings: list = field(default_factory=list)
+    status: str
+    effective_weight: Decimal | None
+    facts: dict                    # read-only: may be shared by results with the same answers
+    warnings: tuple
 
 
-@dataclass(slots=True)
-class LevelResult:
+class LevelResult(NamedTuple):
     path: tuple[str, ...]
     weight: Decimal
     score: Decimal

@@ -35,10 +35,14 @@ class Param:
 
 @dataclass(slots=True)
 class Outcome:
+    """What a rule returns. A value: never change one after it is returned, because
+    ``run_rule`` hands the same Outcome out again for the same yes/no or category answers."""
+
     score: Decimal
     text: str
     facts: dict = field(default_factory=dict)
-    warnings: list = field(default_factory=list)
+    warnings: list | tuple = ()
+    settled: tuple | None = None     # engine.scoring.settle's rounding of this outcome, kept for reuse
 
 
 @dataclass(slots=True)
@@ -62,7 +66,9 @@ class Call:
 
     def shown(self, key: str) -> str:
         """'实际完成6个' style: label, value and unit."""
-        return f"{self.label(key)}{fmt(self.inputs[key])}{self.unit(key)}"
+        spec = self.specs.get(key)
+        value = fmt(self.inputs[key])
+        return f"{spec.label}{value}{spec.unit}" if spec else f"{key}{value}"
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,9 @@ class CompiledRule:
     parts: list = field(default_factory=list)    # composite: [(key, label, weight|None, CompiledRule)]
     expression: Expression | None = None
     spec_map: dict | None = None                 # key -> InputSpec, filled on first run (after relabelling)
-    known_keys: frozenset | None = None          # keys an input mapping may have (engine.scoring)
+    parse_plan: tuple | None = None              # engine.scoring.ParsePlan, built on first use
+    memo: dict | None = None                     # discrete inputs -> Outcome (see run_rule)
+    memo_keys: tuple = ()
 
 
 REGISTRY: dict[str, RuleType] = {}
@@ -341,7 +349,7 @@ def target_positive(call: Call, target: Decimal) -> None:
 def pct_rate_warning(call: Call, key: str) -> list:
     """A '率' entered above 100% (seed 003's 备案率 127.25%) is a data warning, not a score."""
     value = call.inputs.get(key)
-    if value is not None and call.unit(key) == "%" and value > HUNDRED:
+    if value is not None and value > HUNDRED and call.unit(key) == "%":
         return [f"指标{call.code}：{call.label(key)}{fmt(value)}%超过100%，比率类数据上限应为100%，请核实"]
     return []
 
@@ -449,12 +457,14 @@ def ratio_capped(call: Call) -> Outcome:
     ratio = safe_div(actual, target)
     cap = call.params["cap"]
     score = call.weight * clamp(ratio, ZERO, cap)
-    text = f"{call.shown('target')}，{call.shown('actual')}，完成率{fmt_pct(ratio * HUNDRED)}"
+    pct = ratio * HUNDRED
+    shown_pct = fmt_pct(pct)
+    text = f"{call.shown('target')}，{call.shown('actual')}，完成率{shown_pct}"
     if ratio >= cap:
         text += "，达到目标" + ("（超额完成，按满分计）" if ratio > cap else "")
     else:
-        text += f"，未达到目标，得分={fmt(call.weight)}×{fmt_pct(ratio * HUNDRED)}={fmt(score)}"
-    return Outcome(score, text, {"completion_pct": ratio * HUNDRED}, pct_rate_warning(call, "actual"))
+        text += f"，未达到目标，得分={fmt(call.weight)}×{shown_pct}={fmt(score)}"
+    return Outcome(score, text, {"completion_pct": pct}, pct_rate_warning(call, "actual"))
 
 
 @rule_type("ratio_reverse", "反向比例（成本类）", description="实际值不高于目标值得满分，否则得分=分值×目标值/实际值",
@@ -965,8 +975,37 @@ def _compile_parts(params, weight, where, registry):
     return parts, specs
 
 
+# Inputs with a handful of possible values (yes/no, options, counts of items or days):
+# a rule over only these has few distinct outcomes.
+DISCRETE_KINDS = frozenset({"bool", "category", "count", "days"})
+MEMO_LIMIT = 512
+
+
 def run_rule(compiled: CompiledRule, code: str, weight: Decimal, inputs: dict) -> Outcome:
+    """Score one indicator. Rule functions are pure, so a rule whose inputs are all yes/no or
+    categories (about half of a typical pack) is computed once per distinct answer set and its
+    Outcome reused: a batch of 2,000 county workbooks repeats the same few answer patterns.
+    A memo stops growing at MEMO_LIMIT answer sets."""
     specs = compiled.spec_map
-    if specs is None:   # labels by key, built once per compiled rule (this runs for every indicator)
-        specs = compiled.spec_map = {s.key: s for s in compiled.specs if s.part is None} if compiled.rule_type.name != "composite" else {}
-    return compiled.rule_type.score(Call(code, weight, compiled.params, inputs, specs, compiled))
+    if specs is None:   # labels by key, built once per compiled rule, after the pack's relabelling
+        specs = prepare(compiled)
+    memo = compiled.memo
+    if memo is None:
+        return compiled.rule_type.score(Call(code, weight, compiled.params, inputs, specs, compiled))
+    key = (code, weight, *map(inputs.get, compiled.memo_keys))
+    outcome = memo.get(key)
+    if outcome is None:
+        outcome = compiled.rule_type.score(Call(code, weight, compiled.params, inputs, specs, compiled))
+        if len(memo) < MEMO_LIMIT:
+            memo[key] = outcome
+    return outcome
+
+
+def prepare(compiled: CompiledRule) -> dict:
+    """Build the key -> InputSpec map and decide whether the rule's outcomes can be memoised."""
+    composite = compiled.rule_type.name == "composite"
+    compiled.spec_map = {} if composite else {s.key: s for s in compiled.specs if s.part is None}
+    if not composite and compiled.specs and all(s.kind in DISCRETE_KINDS for s in compiled.specs):
+        compiled.memo_keys = tuple(s.key for s in compiled.specs)
+        compiled.memo = {}
+    return compiled.spec_map

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import unicodedata
 from decimal import Decimal
+from operator import itemgetter
+from typing import NamedTuple
 
 from .errors import EvaluationError, InputError, RuleDefinitionError
 from .model import (NO_DATA, NOT_ACCEPTED, NOT_APPLICABLE, SCORED, STATE_LABELS, STATE_WORDS, VETOED,
                     EvaluationResult, Indicator, IndicatorResult, InputSpec, LevelResult, Pack)
-from .numbers import HUNDRED, MAX_ABS, MODE_NAMES_ZH, ZERO, fmt, normalise_text, quantize, to_bool, to_decimal
+from .numbers import EXPONENTS, HUNDRED, MAX_ABS, MODE_NAMES_ZH, ZERO, fmt, normalise_text, quantize, to_bool, to_decimal
 from .ruletypes import Outcome, run_rule
 
 # Keys an input mapping may carry besides the rule's inputs.
@@ -33,32 +35,70 @@ def input_state(value) -> str | None:
 
 # --------------------------------------------------------------------------- input parsing
 
-NUMERIC_KINDS = {"number", "percent", "count", "days"}
+# Fast parsers for the clean values nearly every input is (a number, a yes/no, a known option):
+# they build no message text and return None for anything else, which then takes the full path.
 
-
-def quick_value(spec: InputSpec, value):
-    """The common, already-clean cases without building any message text (hot path); None otherwise."""
-    kind = spec.kind
-    if kind in NUMERIC_KINDS:
-        if type(value) is int or (isinstance(value, Decimal) and value.is_finite()):
+def quick_number(value):
+    cls = value.__class__
+    if cls is str:
+        if not (value.isascii() and value[-1:].isdigit()):
+            return None
+        try:
             number = Decimal(value)
-        elif type(value) is str and value.isascii() and value[-1:].isdigit():
-            try:
-                number = Decimal(value)
-            except ArithmeticError:
-                return None
-        else:
+        except ArithmeticError:
             return None
-        if number < 0 or abs(number) > MAX_ABS or (kind in ("count", "days") and number != number.to_integral_value()):
+    elif cls is int:
+        number = Decimal(value)
+    elif cls is float:
+        if value != value or value in (INF, -INF):
             return None
-        return number
-    if kind == "bool" and type(value) is bool:
-        return value
-    return None
+        number = Decimal(repr(value))
+    elif cls is Decimal and value.is_finite():
+        number = value
+    else:
+        return None
+    return number if ZERO <= number <= MAX_ABS else None
+
+
+def quick_integer(value):
+    number = quick_number(value)
+    return number if number is not None and number == number.to_integral_value() else None
+
+
+def quick_bool(value):
+    return value if value.__class__ is bool else None
+
+
+def quick_answers(value):
+    if value.__class__ is not dict or not value:
+        return None
+    answers = {}
+    for label, count in value.items():
+        if (label.__class__ is not str or count.__class__ is not int or not 0 <= count <= MAX_ABS
+                or not unicodedata.is_normalized("NFKC", label) or label != label.strip()):
+            return None
+        answers[label] = Decimal(count)
+    return answers
+
+
+def quick_category(spec: InputSpec):
+    options = {normalise_text(label): key for key, label in spec.choices} | {key: key for key, _ in spec.choices}
+    return lambda value: options.get(value) if value.__class__ is str else None
+
+
+QUICK_PARSERS = {"number": quick_number, "percent": quick_number, "count": quick_integer, "days": quick_integer,
+                 "bool": quick_bool, "answers": quick_answers}
+INF = float("inf")
+
+
+def quick_parser(spec: InputSpec):
+    if spec.kind == "category":
+        return quick_category(spec)
+    return QUICK_PARSERS.get(spec.kind, lambda value: None)
 
 
 def parse_value(spec: InputSpec, value, code: str):
-    quick = quick_value(spec, value)
+    quick = quick_parser(spec)(value)
     if quick is not None:
         return quick
     what = f"指标{code}的“{spec.label}”"
@@ -108,6 +148,12 @@ def parse_answers(value, what: str, code: str, key: str) -> dict:
 
 def parse_inputs(indicator: Indicator, raw) -> tuple[str | None, dict]:
     """Return (explicit state or None, parsed inputs). Raises EvaluationError listing every problem."""
+    if raw.__class__ is dict and "status" not in raw:     # the common case first: a clean mapping
+        plan = indicator.compiled.parse_plan or parse_plan(indicator.compiled)
+        if plan.known.issuperset(raw):
+            parsed = quick_parse(plan, raw)
+            if parsed is not None:
+                return None, parsed
     code = indicator.code
     state = input_state(raw)
     if state:
@@ -121,9 +167,10 @@ def parse_inputs(indicator: Indicator, raw) -> tuple[str | None, dict]:
         if not state:
             raise EvaluationError([InputError(f"指标{code}的状态“{raw['status']}”无效，可填：无任务、未验收、无数据", code, "status")])
         return state, {}
+    plan = parse_plan(indicator.compiled)
     specs = indicator.compiled.specs
     problems, parsed = [], {}
-    known_top = known_keys(indicator.compiled)
+    known_top = plan.known
     if not known_top.issuperset(raw):
         for extra in sorted(set(raw) - known_top, key=str):
             problems.append(InputError(f"指标{code}没有输入项“{extra}”；应填写：{describe_inputs(specs)}", code, str(extra)))
@@ -157,13 +204,45 @@ def parse_inputs(indicator: Indicator, raw) -> tuple[str | None, dict]:
     return None, parsed
 
 
-def known_keys(compiled) -> frozenset:
-    """Keys an indicator's input mapping may have (computed once per compiled rule)."""
-    keys = compiled.known_keys
-    if keys is None:
-        keys = frozenset({s.key for s in compiled.specs if not s.part} | {s.part for s in compiled.specs if s.part} | META_KEYS)
-        compiled.known_keys = keys
-    return keys
+class ParsePlan(NamedTuple):
+    known: frozenset                 # keys an input mapping may have
+    steps: tuple                     # (key, part, quick parser, spec) per input
+
+
+def parse_plan(compiled) -> ParsePlan:
+    """Per compiled rule, once (after the pack's relabelling): which keys are allowed and how each parses."""
+    plan = compiled.parse_plan
+    if plan is None:
+        specs = compiled.specs
+        known = frozenset({s.key for s in specs if not s.part} | {s.part for s in specs if s.part} | META_KEYS)
+        plan = compiled.parse_plan = ParsePlan(known, tuple((s.key, s.part, quick_parser(s), s) for s in specs))
+    return plan
+
+
+def quick_parse(plan: ParsePlan, raw: dict) -> dict | None:
+    """Parsed inputs when every value is clean; None sends the indicator through the full checks."""
+    parsed = {}
+    for key, part, quick, spec in plan.steps:
+        if part is None:
+            value = raw.get(key)
+            target = parsed
+        else:
+            container = raw.get(part)
+            if container.__class__ is not dict:
+                return None
+            value = container.get(key)
+            target = parsed.get(part)
+            if target is None:
+                target = parsed[part] = {}
+        if value is None:
+            if spec.required or spec.default is not None:
+                return None
+            continue
+        value = quick(value)
+        if value is None:
+            return None
+        target[key] = value
+    return parsed
 
 
 def describe_inputs(specs) -> str:
@@ -197,9 +276,9 @@ def evaluate(pack: Pack, inputs: dict) -> EvaluationResult:
     if not isinstance(inputs, dict):
         raise EvaluationError([InputError("输入数据应为“指标编码: 输入项”的对照表")])
     problems: list[InputError] = []
-    known = {i.code for i in pack.indicators}
+    known = pack_plan(pack).codes
     for code in inputs:
-        if str(code) not in known:
+        if code not in known and str(code) not in known:
             problems.append(InputError(f"未知指标编码“{code}”：规则包 {pack.id} 中没有该指标", str(code)))
     outcomes = []
     for indicator in pack.indicators:
@@ -213,34 +292,29 @@ def evaluate(pack: Pack, inputs: dict) -> EvaluationResult:
 
 
 def assemble(pack: Pack, outcomes: list) -> EvaluationResult:
-    weights = {ind.code: ind.weight for ind, _, _ in outcomes}
-    notes = {}
-    if pack.na_policy == "redistribute":
-        weights, notes = redistribute(pack, outcomes)
     policy = pack.rounding
+    weights, notes = {}, {}
+    if pack.na_policy == "redistribute" and any(state == NOT_APPLICABLE for _, state, _ in outcomes):
+        weights, notes = redistribute(pack, outcomes)
     results, warnings, vetoes = [], [], []
     for indicator, state, outcome in outcomes:
-        raw = outcome.score
-        effective = weights[indicator.code]
-        if state == NOT_APPLICABLE and pack.na_policy == "redistribute" and indicator.code in notes:
-            raw, effective = ZERO, ZERO
-        elif effective != indicator.weight and indicator.weight:
-            raw = raw * effective / indicator.weight
-        score = quantize(raw, policy.indicator.places, policy.indicator.mode)
-        text = outcome.text + notes.get(indicator.code, "") + closing(raw, score, policy.indicator)
-        if state == NOT_APPLICABLE and indicator.code in notes:
-            text = outcome.text.replace("，按满分计", "") + notes[indicator.code]
-        rate = rate_of(score, effective, policy.rate) if effective else None
-        result = IndicatorResult(indicator.code, indicator.path, indicator.weight, score, raw, rate, text, state,
-                                 effective, outcome.facts, outcome.warnings)
-        if outcome.facts.get("veto"):
-            result.status = VETOED
-            vetoes.append((indicator.code, outcome.facts["veto"], outcome.facts.get("veto_grade")))
+        code = indicator.code
+        if code in notes:
+            result = reweighted_result(indicator, state, outcome, weights[code], notes[code], policy)
+        else:
+            score, text, rate = settle(outcome, indicator.weight, policy)
+            result = IndicatorResult(code, indicator.path, indicator.weight, score, outcome.score, rate, text, state,
+                                     indicator.weight, outcome.facts, tuple(outcome.warnings))
+        if outcome.facts and outcome.facts.get("veto"):
+            result = result._replace(status=VETOED)
+            vetoes.append((code, outcome.facts["veto"], outcome.facts.get("veto_grade")))
         results.append(result)
-        warnings += outcome.warnings
-    apply_level_vetoes(results, vetoes)
-    raw_total = sum((r.raw_score for r in results), ZERO)
-    summed = sum((r.score for r in results), ZERO) if policy.total_method == "sum_of_indicator_scores" else raw_total
+        if outcome.warnings:
+            warnings += outcome.warnings
+    if vetoes:
+        apply_level_vetoes(results, vetoes)
+    raw_total = sum([r.raw_score for r in results], ZERO)
+    summed = sum([r.score for r in results], ZERO) if policy.total_method == "sum_of_indicator_scores" else raw_total
     total = quantize(summed, policy.total.places, policy.total.mode)
     if total > pack.total_weight:
         warnings.append(f"总分{fmt(total)}超过满分{fmt(pack.total_weight)}，按{fmt(pack.total_weight)}计")
@@ -257,6 +331,36 @@ def assemble(pack: Pack, outcomes: list) -> EvaluationResult:
     return EvaluationResult(pack, results, levels, total, raw_total, grade, warnings, vetoes)
 
 
+def settle(outcome: Outcome, weight: Decimal, policy) -> tuple:
+    """(score rounded by policy, 评分说明 with its closing words, score rate) at the indicator's own weight.
+    Kept on the Outcome: a memoised outcome (ruletypes.run_rule) is settled once, not per evaluation."""
+    cached = outcome.settled
+    if cached is not None and cached[0] is policy and cached[1] == weight:
+        return cached[2]
+    raw = outcome.score
+    score = quantize(raw, policy.indicator.places, policy.indicator.mode)
+    settled = (score, outcome.text + closing(raw, score, policy.indicator), rate_of(score, weight, policy.rate) if weight else None)
+    outcome.settled = (policy, weight, settled)
+    return settled
+
+
+def reweighted_result(indicator: Indicator, state: str, outcome: Outcome, effective: Decimal, note: str, policy) -> IndicatorResult:
+    """An indicator whose weight the N/A policy moved: an inapplicable one (weight 0) or a sibling that took its share."""
+    raw = outcome.score
+    if state == NOT_APPLICABLE:
+        raw, effective = ZERO, ZERO
+    elif effective != indicator.weight and indicator.weight:
+        raw = raw * effective / indicator.weight
+    score = quantize(raw, policy.indicator.places, policy.indicator.mode)
+    if state == NOT_APPLICABLE:
+        text = outcome.text.replace("，按满分计", "") + note
+    else:
+        text = outcome.text + note + closing(raw, score, policy.indicator)
+    rate = rate_of(score, effective, policy.rate) if effective else None
+    return IndicatorResult(indicator.code, indicator.path, indicator.weight, score, raw, rate, text, state,
+                           effective, outcome.facts, tuple(outcome.warnings))
+
+
 def closing(raw: Decimal, score: Decimal, rounding) -> str:
     """'，得4.52分' and, when rounding changed the number, how."""
     if raw == score:
@@ -265,7 +369,7 @@ def closing(raw: Decimal, score: Decimal, rounding) -> str:
 
 
 def rate_of(score: Decimal, weight: Decimal, rounding) -> Decimal:
-    return quantize(score / weight * HUNDRED, rounding.places, rounding.mode)
+    return (score / weight * HUNDRED).quantize(EXPONENTS[rounding.places], rounding.mode)
 
 
 def redistribute(pack: Pack, outcomes: list) -> tuple[dict, dict]:
@@ -313,24 +417,30 @@ def apply_level_vetoes(results: list, vetoes: list) -> None:
         if scope != "level":
             continue
         top = next(r.path[0] for r in results if r.code == code)
-        for r in results:
+        for index, r in enumerate(results):
             if r.path[0] == top and r.score:
-                r.score, r.raw_score = ZERO, ZERO
-                r.rate = ZERO if r.rate is not None else None
-                r.explanation += f"；因指标{code}一票否决，“{top}”不得分，本项记0分"
-                r.status = VETOED
+                results[index] = r._replace(score=ZERO, raw_score=ZERO, rate=ZERO if r.rate is not None else None,
+                                            explanation=r.explanation + f"；因指标{code}一票否决，“{top}”不得分，本项记0分",
+                                            status=VETOED)
 
 
 def grade_of(pack: Pack, total: Decimal) -> str:
-    for band in sorted(pack.grades, key=lambda b: b.minimum, reverse=True):
+    for band in pack_plan(pack).grades_high_first:
         if total >= band.minimum:
             return band.label
     return pack.grades[-1].label if pack.grades else ""
 
 
-def level_plan(pack: Pack) -> list:
-    """[(level path, declared-or-summed weight, indices of its indicators)], in tree order; once per pack."""
-    plan = getattr(pack, "_level_plan", None)
+class PackPlan(NamedTuple):
+    """What every evaluation of a pack needs and only the pack decides; worked out once per pack."""
+
+    codes: frozenset               # indicator codes
+    grades_high_first: list
+    levels: list                   # [(level path, declared-or-summed weight, picks its indicators' scores)]
+
+
+def pack_plan(pack: Pack) -> PackPlan:
+    plan = pack.__dict__.get("_plan")
     if plan is None:
         order, members = [], {}
         for index, indicator in enumerate(pack.indicators):
@@ -341,17 +451,20 @@ def level_plan(pack: Pack) -> list:
                     order.append(key)
                     members[key] = []
                 members[key].append(index)
-        plan = [(key, pack.level_weights.get(key, sum((pack.indicators[i].weight for i in members[key]), ZERO)), members[key])
-                for key in order]
-        pack._level_plan = plan
+        levels = [(key, pack.level_weights.get(key, sum((pack.indicators[i].weight for i in members[key]), ZERO)),
+                   itemgetter(*members[key])) for key in order]
+        plan = pack._plan = PackPlan(frozenset(i.code for i in pack.indicators),
+                                     sorted(pack.grades, key=lambda b: b.minimum, reverse=True), levels)
     return plan
 
 
 def level_results(pack: Pack, results: list) -> list:
     """Subtotals for every level above the indicators, in tree order."""
+    scores = [r.score for r in results]
+    rate_policy = pack.rounding.rate
     levels = []
-    for key, weight, members in level_plan(pack):
-        score = sum((results[i].score for i in members), ZERO)
-        rate = rate_of(score, weight, pack.rounding.rate) if weight else None
-        levels.append(LevelResult(key, weight, score, rate))
+    for key, weight, pick in pack_plan(pack).levels:
+        picked = pick(scores)                   # a tuple, or the one score of a single-indicator level
+        score = sum(picked, ZERO) if picked.__class__ is tuple else picked
+        levels.append(LevelResult(key, weight, score, rate_of(score, weight, rate_policy) if weight else None))
     return levels
