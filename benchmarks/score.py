@@ -1,6 +1,6 @@
 """Throughput of the scoring engine on the 22-indicator hejing-2022-third-party pack.
 
-Run:  .venv/bin/python benchmarks/score.py [--n 10000] [--seed 2022] [--profile]
+Run:  .venv/bin/python benchmarks/score.py [--n 10000] [--seed 2022] [--repeat 3] [--profile]
 
 What is measured
 * engine: ``engine.scoring.evaluate(pack, inputs)`` for N evaluations. The pack is resolved and compiled
@@ -8,16 +8,21 @@ What is measured
   numbers as strings, survey answers as counts, some "未验收" states). Each evaluation parses and validates
   its inputs, runs the 22 rules with Decimal arithmetic, writes every 评分说明, rounds (truncation, as the
   pack says), builds the level subtotals and the grade.
-  It is timed twice: keeping all N results (as a batch run does) and keeping only each total; the gap
-  is the cyclic garbage collector re-scanning the growing heap of live result objects.
+  It is timed two ways:
+  - streaming (the headline): each result is used (its total and grade kept) and then dropped. This is
+    how every caller uses the engine: ``anju recalc`` writes one workbook's result, ``anju batch`` keeps
+    a small FileRecord per workbook, never the EvaluationResult.
+  - all kept: the N EvaluationResult objects stay alive. Slower only because CPython's cyclic garbage
+    collector re-scans the growing heap of live result objects (about 350 references per result); shown
+    so the cost of holding results is known, not as the target.
 * baseline: the same arithmetic for the same N inputs written out by hand for this one pack with plain
   floats — no parsing, no validation, no Decimal, no explanations. It is the floor any general engine
   is compared against; the ratio engine/baseline is the price of generality, exactness and explanations.
   Its totals are compared with the engine's (a float total may differ by 0.01 where truncation meets a
   binary rounding error; those cases are counted).
 
-Rates are computed from this process's CPU time (one core, ``time.process_time``); wall time is shown
-beside it because on a busy shared machine it mostly measures waiting.
+Rates are computed from this process's CPU time (one core, ``time.process_time``), best of ``--repeat``
+runs (default 3) because a shared virtual machine adds noise only upwards; wall time is shown beside it.
 
 Target (issue 2): >= 5,000 evaluations per second on one core. The exit code is 1 only when engine and
 baseline totals disagree (a correctness signal); missing the speed target is reported, not failed.
@@ -141,18 +146,25 @@ def baseline(i: dict) -> float:
 
 # --------------------------------------------------------------------------- runs
 
-def timed(function, items):
-    """(CPU seconds, wall seconds, results). CPU time is what one core spends; wall time also counts
-    waiting for a busy machine."""
-    cpu, wall = time.process_time(), time.perf_counter()
-    results = [function(item) for item in items]
-    return time.process_time() - cpu, time.perf_counter() - wall, results
+def timed(function, items, repeat: int):
+    """(CPU seconds, wall seconds, results) of the fastest of ``repeat`` runs. CPU time is what one
+    core spends; wall time also counts waiting for a busy machine."""
+    best = None
+    for _ in range(repeat):
+        results = None                       # drop the previous run's results before timing the next
+        cpu, wall = time.process_time(), time.perf_counter()
+        results = [function(item) for item in items]
+        run = (time.process_time() - cpu, time.perf_counter() - wall, results)
+        if best is None or run[0] < best[0]:
+            best = run
+    return best
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="anju 评分引擎吞吐量测试（和静县2022年第三方评价规则包，22个指标）")
     parser.add_argument("--n", type=int, default=10_000, help="评价次数（默认10000）")
     parser.add_argument("--seed", type=int, default=2022, help="随机数种子")
+    parser.add_argument("--repeat", type=int, default=3, help="每种测量重复几次取最快（默认3）")
     parser.add_argument("--profile", action="store_true", help="用 cProfile 分析引擎耗时（前25项）")
     args = parser.parse_args(argv)
 
@@ -165,30 +177,37 @@ def main(argv=None) -> int:
         evaluate(pack, item)
         baseline(item)
 
-    totals_seconds, _, _ = timed(lambda item: evaluate(pack, item).total, inputs)
-    engine_seconds, engine_wall, results = timed(lambda item: evaluate(pack, item), inputs)
-    baseline_seconds, baseline_wall, totals = timed(baseline, inputs)
+    def streaming(item):
+        result = evaluate(pack, item)
+        return result.total, result.grade
 
-    differ = sum(1 for r, t in zip(results, totals) if abs(r.total - Decimal(str(t))) > Decimal("0.011"))
-    near = sum(1 for r, t in zip(results, totals) if r.total != Decimal(str(t)))
+    engine_seconds, engine_wall, used = timed(streaming, inputs, args.repeat)
+    kept_seconds, kept_wall, kept = timed(lambda item: evaluate(pack, item), inputs, args.repeat)
+    kept = None
+    baseline_seconds, baseline_wall, totals = timed(baseline, inputs, args.repeat)
+
+    differ = sum(1 for (total, _), t in zip(used, totals) if abs(total - Decimal(str(t))) > Decimal("0.011"))
+    near = sum(1 for (total, _), t in zip(used, totals) if total != Decimal(str(t)))
     engine_rate = args.n / engine_seconds
     baseline_rate = args.n / baseline_seconds
     grades = {}
-    for r in results:
-        grades[r.grade] = grades.get(r.grade, 0) + 1
+    for _, grade in used:
+        grades[grade] = grades.get(grade, 0) + 1
 
-    print(f"规则包：{PACK_ID}（{len(pack.indicators)} 个指标），评价 {args.n} 次，Python {sys.version.split()[0]}，单核")
-    print(f"引擎 evaluate：CPU {engine_seconds:.3f} 秒（墙钟 {engine_wall:.3f} 秒），{engine_rate:,.0f} 次/秒"
-          f"（每次 {engine_seconds / args.n * 1e6:.0f} 微秒；按墙钟 {args.n / engine_wall:,.0f} 次/秒）")
-    print(f"引擎 evaluate（只保留总分，不让 {args.n} 个结果对象常驻内存）：CPU {totals_seconds:.3f} 秒，"
-          f"{args.n / totals_seconds:,.0f} 次/秒 —— 与上一行之差主要是 Python 循环垃圾回收反复扫描常驻结果对象的开销")
+    print(f"规则包：{PACK_ID}（{len(pack.indicators)} 个指标），评价 {args.n} 次 × {args.repeat} 轮取最快，"
+          f"Python {sys.version.split()[0]}，单核")
+    print(f"引擎 evaluate（流式：每次结果用完即弃，与 anju recalc / anju batch 相同）：CPU {engine_seconds:.3f} 秒"
+          f"（墙钟 {engine_wall:.3f} 秒），{engine_rate:,.0f} 次/秒（每次 {engine_seconds / args.n * 1e6:.0f} 微秒；"
+          f"按墙钟 {args.n / engine_wall:,.0f} 次/秒）")
+    print(f"引擎 evaluate（{args.n} 个结果对象全部常驻内存）：CPU {kept_seconds:.3f} 秒（墙钟 {kept_wall:.3f} 秒），"
+          f"{args.n / kept_seconds:,.0f} 次/秒 —— 多出的时间是 Python 循环垃圾回收反复扫描常驻结果对象，仅供参考")
     print(f"基准（同一算法的纯浮点手写实现，无解析/校验/说明）：CPU {baseline_seconds:.3f} 秒（墙钟 {baseline_wall:.3f} 秒），"
           f"{baseline_rate:,.0f} 次/秒")
     print(f"引擎/基准 耗时比：{engine_seconds / baseline_seconds:.1f} 倍")
     print(f"总分核对：{args.n - differ} 次一致（±0.01 内），其中 {near - differ} 次差 0.01（浮点截尾误差），{differ} 次不一致")
     print(f"等级分布：{'，'.join(f'{k} {v}' for k, v in sorted(grades.items()))}")
     status = "达到" if engine_rate >= TARGET_RATE else "未达到"
-    print(f"目标 ≥{TARGET_RATE:,} 次/秒：{status}")
+    print(f"目标（流式）≥{TARGET_RATE:,} 次/秒：{status}")
 
     if args.profile:
         profiler = cProfile.Profile()

@@ -169,15 +169,20 @@ def fmt(value: Decimal | int, places: int | None = None) -> str:
     if value.__class__ is not Decimal:
         value = Decimal(value)
     if places is not None:
-        value = value.quantize(EXPONENTS[places], ROUND_HALF_UP)
+        return _plain(value.quantize(EXPONENTS[places], ROUND_HALF_UP))
+    text = _plain(value)
+    if "." in text and len(text) - text.index(".") - 1 > DISPLAY_PLACES:   # too many decimals to show
+        return _plain(value.quantize(EXPONENTS[DISPLAY_PLACES], ROUND_HALF_UP))
+    return text
+
+
+def _plain(value: Decimal) -> str:
     text = str(value)              # plain unless the exponent is large: then format() spells it out
     if "E" in text:
         text = format(value, "f")
     whole, dot, fraction = text.partition(".")
     if dot:
         fraction = fraction.rstrip("0")
-        if places is None and len(fraction) > DISPLAY_PLACES:
-            return fmt(value, DISPLAY_PLACES)
         text = f"{whole}.{fraction}" if fraction else whole
     return "0" if text == "-0" else text
 

@@ -42,7 +42,7 @@ class Outcome:
     text: str
     facts: dict = field(default_factory=dict)
     warnings: list | tuple = ()
-    settled: tuple | None = None     # engine.scoring.settle's rounding of this outcome, kept for reuse
+    settled: tuple | None = None     # engine.scoring.settled_result's result for this outcome, kept for reuse
 
 
 @dataclass(slots=True)

@@ -69,14 +69,21 @@ def quick_bool(value):
     return value if value.__class__ is bool else None
 
 
+CLEAN_LABELS: set = set()   # option labels already seen to be in NFKC form without spaces (a handful per survey)
+
+
 def quick_answers(value):
     if value.__class__ is not dict or not value:
         return None
     answers = {}
     for label, count in value.items():
-        if (label.__class__ is not str or count.__class__ is not int or not 0 <= count <= MAX_ABS
-                or not unicodedata.is_normalized("NFKC", label) or label != label.strip()):
+        if count.__class__ is not int or not 0 <= count <= MAX_ABS:
             return None
+        if label not in CLEAN_LABELS:
+            if label.__class__ is not str or not unicodedata.is_normalized("NFKC", label) or label != label.strip():
+                return None
+            if len(CLEAN_LABELS) < 1024:
+                CLEAN_LABELS.add(label)
         answers[label] = Decimal(count)
     return answers
 
@@ -98,9 +105,6 @@ def quick_parser(spec: InputSpec):
 
 
 def parse_value(spec: InputSpec, value, code: str):
-    quick = quick_parser(spec)(value)
-    if quick is not None:
-        return quick
     what = f"指标{code}的“{spec.label}”"
     key = f"{spec.part}.{spec.key}" if spec.part else spec.key
     if spec.kind in ("number", "percent"):
@@ -154,6 +158,11 @@ def parse_inputs(indicator: Indicator, raw) -> tuple[str | None, dict]:
             parsed = quick_parse(plan, raw)
             if parsed is not None:
                 return None, parsed
+    return parse_inputs_checked(indicator, raw)
+
+
+def parse_inputs_checked(indicator: Indicator, raw) -> tuple[str | None, dict]:
+    """The full path: explicit states, normalisations and a Chinese message for every problem."""
     code = indicator.code
     state = input_state(raw)
     if state:
@@ -302,9 +311,7 @@ def assemble(pack: Pack, outcomes: list) -> EvaluationResult:
         if code in notes:
             result = reweighted_result(indicator, state, outcome, weights[code], notes[code], policy)
         else:
-            score, text, rate = settle(outcome, indicator.weight, policy)
-            result = IndicatorResult(code, indicator.path, indicator.weight, score, outcome.score, rate, text, state,
-                                     indicator.weight, outcome.facts, tuple(outcome.warnings))
+            result = settled_result(indicator, state, outcome, policy)
         if outcome.facts and outcome.facts.get("veto"):
             result = result._replace(status=VETOED)
             vetoes.append((code, outcome.facts["veto"], outcome.facts.get("veto_grade")))
@@ -331,17 +338,21 @@ def assemble(pack: Pack, outcomes: list) -> EvaluationResult:
     return EvaluationResult(pack, results, levels, total, raw_total, grade, warnings, vetoes)
 
 
-def settle(outcome: Outcome, weight: Decimal, policy) -> tuple:
-    """(score rounded by policy, 评分说明 with its closing words, score rate) at the indicator's own weight.
-    Kept on the Outcome: a memoised outcome (ruletypes.run_rule) is settled once, not per evaluation."""
+def settled_result(indicator: Indicator, state: str, outcome: Outcome, policy) -> IndicatorResult:
+    """The indicator's result at its own weight: score rounded by policy, 评分说明 with its closing words,
+    score rate. Results are immutable, so the result is kept on the Outcome: a memoised outcome
+    (ruletypes.run_rule) is settled once and its result shared by every evaluation with those answers."""
     cached = outcome.settled
-    if cached is not None and cached[0] is policy and cached[1] == weight:
-        return cached[2]
-    raw = outcome.score
+    if cached is not None and cached[0] is indicator and cached[1] is policy and cached[2] == state:
+        return cached[3]
+    raw, weight = outcome.score, indicator.weight
     score = quantize(raw, policy.indicator.places, policy.indicator.mode)
-    settled = (score, outcome.text + closing(raw, score, policy.indicator), rate_of(score, weight, policy.rate) if weight else None)
-    outcome.settled = (policy, weight, settled)
-    return settled
+    result = IndicatorResult(indicator.code, indicator.path, weight, score, raw,
+                             rate_of(score, weight, policy.rate) if weight else None,
+                             outcome.text + closing(raw, score, policy.indicator), state, weight,
+                             outcome.facts, tuple(outcome.warnings))
+    outcome.settled = (indicator, policy, state, result)
+    return result
 
 
 def reweighted_result(indicator: Indicator, state: str, outcome: Outcome, effective: Decimal, note: str, policy) -> IndicatorResult:
@@ -431,12 +442,16 @@ def grade_of(pack: Pack, total: Decimal) -> str:
     return pack.grades[-1].label if pack.grades else ""
 
 
+LEVEL_MEMO_LIMIT = 4096   # subtotals have two decimals: a level rarely sees more distinct values
+
+
 class PackPlan(NamedTuple):
     """What every evaluation of a pack needs and only the pack decides; worked out once per pack."""
 
     codes: frozenset               # indicator codes
     grades_high_first: list
-    levels: list                   # [(level path, declared-or-summed weight, picks its indicators' scores)]
+    levels: list                   # [(level path, declared-or-summed weight, picks its indicators' scores,
+                                   #   {subtotal text: LevelResult} seen so far)]
 
 
 def pack_plan(pack: Pack) -> PackPlan:
@@ -452,7 +467,7 @@ def pack_plan(pack: Pack) -> PackPlan:
                     members[key] = []
                 members[key].append(index)
         levels = [(key, pack.level_weights.get(key, sum((pack.indicators[i].weight for i in members[key]), ZERO)),
-                   itemgetter(*members[key])) for key in order]
+                   itemgetter(*members[key]), {}) for key in order]
         plan = pack._plan = PackPlan(frozenset(i.code for i in pack.indicators),
                                      sorted(pack.grades, key=lambda b: b.minimum, reverse=True), levels)
     return plan
@@ -463,8 +478,14 @@ def level_results(pack: Pack, results: list) -> list:
     scores = [r.score for r in results]
     rate_policy = pack.rounding.rate
     levels = []
-    for key, weight, pick in pack_plan(pack).levels:
+    for key, weight, pick, seen in pack_plan(pack).levels:
         picked = pick(scores)                   # a tuple, or the one score of a single-indicator level
         score = sum(picked, ZERO) if picked.__class__ is tuple else picked
-        levels.append(LevelResult(key, weight, score, rate_of(score, weight, rate_policy) if weight else None))
+        text = str(score)                       # the key keeps 5 and 5.00 apart
+        level = seen.get(text)
+        if level is None:
+            level = LevelResult(key, weight, score, rate_of(score, weight, rate_policy) if weight else None)
+            if len(seen) < LEVEL_MEMO_LIMIT:    # results are immutable: one per distinct subtotal is enough
+                seen[text] = level
+        levels.append(level)
     return levels
