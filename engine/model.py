@@ -128,7 +128,7 @@ class LevelResult(NamedTuple):
     rate: Decimal | None
 
 
-@dataclass
+@dataclass(slots=True)
 class EvaluationResult:
     pack: Pack
     indicators: list[IndicatorResult]

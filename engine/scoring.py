@@ -215,7 +215,8 @@ def parse_inputs_checked(indicator: Indicator, raw) -> tuple[str | None, dict]:
 
 class ParsePlan(NamedTuple):
     known: frozenset                 # keys an input mapping may have
-    steps: tuple                     # (key, part, quick parser, spec) per input
+    flat: tuple                      # (key, quick parser, may be left out) per input
+    parts: tuple                     # (part, key, quick parser, may be left out) per composite-part input
 
 
 def parse_plan(compiled) -> ParsePlan:
@@ -224,29 +225,39 @@ def parse_plan(compiled) -> ParsePlan:
     if plan is None:
         specs = compiled.specs
         known = frozenset({s.key for s in specs if not s.part} | {s.part for s in specs if s.part} | META_KEYS)
-        plan = compiled.parse_plan = ParsePlan(known, tuple((s.key, s.part, quick_parser(s), s) for s in specs))
+        optional = lambda s: not s.required and s.default is None       # noqa: E731  (a default needs the full path)
+        plan = compiled.parse_plan = ParsePlan(
+            known,
+            tuple((s.key, quick_parser(s), optional(s)) for s in specs if not s.part),
+            tuple((s.part, s.key, quick_parser(s), optional(s)) for s in specs if s.part))
     return plan
 
 
 def quick_parse(plan: ParsePlan, raw: dict) -> dict | None:
     """Parsed inputs when every value is clean; None sends the indicator through the full checks."""
     parsed = {}
-    for key, part, quick, spec in plan.steps:
-        if part is None:
-            value = raw.get(key)
-            target = parsed
-        else:
-            container = raw.get(part)
-            if container.__class__ is not dict:
-                return None
-            value = container.get(key)
-            target = parsed.get(part)
-            if target is None:
-                target = parsed[part] = {}
+    for key, quick, optional in plan.flat:
+        value = raw.get(key)
         if value is None:
-            if spec.required or spec.default is not None:
-                return None
-            continue
+            if optional:
+                continue
+            return None
+        value = quick(value)
+        if value is None:
+            return None
+        parsed[key] = value
+    for part, key, quick, optional in plan.parts:
+        container = raw.get(part)
+        if container.__class__ is not dict:
+            return None
+        target = parsed.get(part)
+        if target is None:
+            target = parsed[part] = {}
+        value = container.get(key)
+        if value is None:
+            if optional:
+                continue
+            return None
         value = quick(value)
         if value is None:
             return None
@@ -286,8 +297,8 @@ def evaluate(pack: Pack, inputs: dict) -> EvaluationResult:
         raise EvaluationError([InputError("输入数据应为“指标编码: 输入项”的对照表")])
     problems: list[InputError] = []
     known = pack_plan(pack).codes
-    for code in inputs:
-        if code not in known and str(code) not in known:
+    for code in () if known.issuperset(inputs) else inputs:
+        if str(code) not in known:
             problems.append(InputError(f"未知指标编码“{code}”：规则包 {pack.id} 中没有该指标", str(code)))
     outcomes = []
     for indicator in pack.indicators:
