@@ -25,7 +25,10 @@ def register_rule_types(register):
     Call ``register(rule_type)`` with an ``engine.ruletypes.RuleType`` for each
     rule type. A rule type is a pure function ``score(call) -> Outcome`` plus
     its declared parameters and inputs; its name must not clash with a
-    built-in one (a clash is an error at start-up).
+    built-in one (a clash is an error at start-up). Pure matters: when all
+    of a rule's inputs are discrete (yes/no, options, counts) the engine
+    reuses the Outcome for the same answers, so keep no state between
+    calls and never change an Outcome after returning it.
     """
 
 

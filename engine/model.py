@@ -105,8 +105,8 @@ class Pack:
         return next((i for i in self.indicators if i.code == code), None)
 
 
-# Results are immutable records (NamedTuple): a tuple holding only numbers and text is dropped
-# from the cyclic garbage collector's watch, so 10,000 kept results cost the collector nothing.
+# Results are immutable records (NamedTuple), so evaluations with the same answers can share one
+# (engine.scoring keeps the result of a memoised rule outcome and of a repeated subtotal).
 class IndicatorResult(NamedTuple):
     code: str
     path: tuple[str, ...]

@@ -36,7 +36,7 @@ class Param:
 @dataclass(slots=True)
 class Outcome:
     """What a rule returns. A value: never change one after it is returned, because
-    ``run_rule`` hands the same Outcome out again for the same yes/no or category answers."""
+    ``run_rule`` hands the same Outcome out again for the same discrete answers."""
 
     score: Decimal
     text: str
@@ -982,8 +982,8 @@ MEMO_LIMIT = 512
 
 
 def run_rule(compiled: CompiledRule, code: str, weight: Decimal, inputs: dict) -> Outcome:
-    """Score one indicator. Rule functions are pure, so a rule whose inputs are all yes/no or
-    categories (about half of a typical pack) is computed once per distinct answer set and its
+    """Score one indicator. Rule functions are pure, so a rule whose inputs are all discrete (yes/no,
+    options, counts; about half of a typical pack) is computed once per distinct answer set and its
     Outcome reused: a batch of 2,000 county workbooks repeats the same few answer patterns.
     A memo stops growing at MEMO_LIMIT answer sets."""
     specs = compiled.spec_map

@@ -215,8 +215,7 @@ def parse_inputs_checked(indicator: Indicator, raw) -> tuple[str | None, dict]:
 
 class ParsePlan(NamedTuple):
     known: frozenset                 # keys an input mapping may have
-    flat: tuple                      # (key, quick parser, may be left out) per input
-    parts: tuple                     # (part, key, quick parser, may be left out) per composite-part input
+    groups: tuple                    # ((part or None, ((key, quick parser, may be left out), ...)), ...) in spec order
 
 
 def parse_plan(compiled) -> ParsePlan:
@@ -225,43 +224,39 @@ def parse_plan(compiled) -> ParsePlan:
     if plan is None:
         specs = compiled.specs
         known = frozenset({s.key for s in specs if not s.part} | {s.part for s in specs if s.part} | META_KEYS)
-        optional = lambda s: not s.required and s.default is None       # noqa: E731  (a default needs the full path)
-        plan = compiled.parse_plan = ParsePlan(
-            known,
-            tuple((s.key, quick_parser(s), optional(s)) for s in specs if not s.part),
-            tuple((s.part, s.key, quick_parser(s), optional(s)) for s in specs if s.part))
+        groups: list = []                 # consecutive inputs of the same composite part (None: the indicator's own)
+        for s in specs:
+            if not groups or groups[-1][0] != s.part:
+                groups.append((s.part, []))
+            # an input with a default needs the full path (which fills the default in)
+            groups[-1][1].append((s.key, quick_parser(s), not s.required and s.default is None))
+        plan = compiled.parse_plan = ParsePlan(known, tuple((part, tuple(steps)) for part, steps in groups))
     return plan
 
 
 def quick_parse(plan: ParsePlan, raw: dict) -> dict | None:
     """Parsed inputs when every value is clean; None sends the indicator through the full checks."""
     parsed = {}
-    for key, quick, optional in plan.flat:
-        value = raw.get(key)
-        if value is None:
-            if optional:
-                continue
-            return None
-        value = quick(value)
-        if value is None:
-            return None
-        parsed[key] = value
-    for part, key, quick, optional in plan.parts:
-        container = raw.get(part)
-        if container.__class__ is not dict:
-            return None
-        target = parsed.get(part)
-        if target is None:
-            target = parsed[part] = {}
-        value = container.get(key)
-        if value is None:
-            if optional:
-                continue
-            return None
-        value = quick(value)
-        if value is None:
-            return None
-        target[key] = value
+    for part, steps in plan.groups:
+        if part is None:
+            container, target = raw, parsed
+        else:
+            container = raw.get(part)
+            if container.__class__ is not dict:
+                return None
+            target = parsed.get(part)
+            if target is None:
+                target = parsed[part] = {}
+        for key, quick, optional in steps:
+            value = container.get(key)
+            if value is None:
+                if optional:
+                    continue
+                return None
+            value = quick(value)
+            if value is None:
+                return None
+            target[key] = value
     return parsed
 
 
