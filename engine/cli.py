@@ -94,23 +94,59 @@ def score(ctx, pack_id, output, input_file):
 @click.pass_context
 def golden(ctx, paths, quiet):
     """运行 anju-golden/1 格式的黄金案例（文件或目录），逐项对比计算值与期望值。"""
-    from .golden import run_document
+    from .golden import FileResult, not_golden_reason, run_file
     from .packfiles import pack_files
 
     registry = get_catalog(ctx).rule_types
-    results = []
+    outcomes = []   # in file order: FileResult, or a str for a skipped file
     for path in paths:
+        named = Path(path).is_file()   # a file named on the command line must be a golden file
         for file in pack_files(Path(path)):
             try:
                 document = read_data_file(file, "黄金案例文件")
             except AnjuError as exc:
-                click.echo(f"错误：{exc}", err=True)
-                results.append(None)
+                outcomes.append(FileResult(str(file), error=str(exc)))
                 continue
-            if isinstance(document, dict) and document.get("schema") == "anju-golden/1":
-                results += run_document(document, str(file), registry)
-    failed = print_case_results([r for r in results if r], quiet) + results.count(None)
-    ctx.exit(EXIT_FAILED if failed or not results else 0)
+            reason = not_golden_reason(document)
+            if reason and not named:
+                outcomes.append(f"跳过 {file}：{reason}")
+                continue
+            outcomes.append(run_file(document, str(file), registry))
+    ctx.exit(print_golden_results(outcomes, quiet))
+
+
+def print_golden_results(outcomes: list, quiet: bool) -> int:
+    """Print golden files in order (skips, file errors, cases with their warnings); return the exit code."""
+    cases = failed = file_errors = 0
+    for outcome in outcomes:
+        if isinstance(outcome, str):
+            click.echo(outcome)
+            continue
+        for warning in outcome.warnings:
+            click.echo(f"警告：{outcome.source}：{warning}")
+        if outcome.error:
+            file_errors += 1
+            click.echo(f"[错误] {outcome.error}")
+            continue
+        for case in outcome.cases:
+            cases += 1
+            failed += not case.ok
+            click.echo(f"[{'通过' if case.ok else '不一致'}] {case.case_id}（{case.source}）{case.note}")
+            for warning in case.warnings:
+                click.echo(f"    警告：{warning}")
+            if case.error:
+                click.echo(f"    错误：{case.error}")
+            for check in case.checks:
+                if quiet and check.ok:
+                    continue
+                click.echo(f"    {'  ' if check.ok else '✗ '}{check.what}: 计算 {check.got}，期望 {check.expected}")
+    summary = f"共 {cases} 个案例，{cases - failed} 个通过，{failed} 个不一致"
+    if file_errors:
+        summary += f"；另有 {file_errors} 个文件有错误，未能运行"
+    click.echo(summary)
+    if not cases and not file_errors:
+        click.echo("没有找到 anju-golden/1 格式的黄金案例")
+    return EXIT_FAILED if failed or file_errors or not cases else 0
 
 
 def print_case_results(results, quiet: bool) -> int:

@@ -54,6 +54,7 @@ from typing import Callable
 from .model import Indicator, InputSpec, Pack, Rounding
 from .numbers import HUNDRED, ZERO, quantize
 from .ruletypes import DEFAULT_SURVEY_WEIGHTS, QUALITATIVE_BANDS, _category_choices
+from .scoring import pack_plan
 from .workbook import names as N
 
 # Functions the compiler may emit: all evaluated alike by Excel 2010+, WPS and LibreOffice.
@@ -388,13 +389,20 @@ def value_expr(ctx: Ctx) -> str:
     return IF(has_actual, ratio, value) if has_actual != "TRUE" else ratio
 
 
+def no_aliases(params: dict) -> None:
+    if params.get("aliases"):
+        raise Unsupported("问卷选项别名（aliases）在模板公式中不支持")
+
+
 def share_yes_value(ctx: Ctx, params: dict) -> str:
+    no_aliases(params)
     labels, counts, total = ctx.answers()
     yes = string(params.get("yes_label") or YES)
     return f"{call('SUMPRODUCT', f'({labels}={yes})*{counts}')}/{total}*100"
 
 
 def survey_weighted_value(ctx: Ctx, params: dict) -> str:
+    no_aliases(params)
     labels, counts, total = ctx.answers()
     weights = params.get("weights") or DEFAULT_SURVEY_WEIGHTS
     known = "+".join(f"({labels}={string(label)})" for label in weights)
@@ -445,7 +453,10 @@ def _ratio_capped(ctx: Ctx) -> str:
     actual, target = ctx.number("actual"), ctx.number("target")
     ctx.require(f"{target}>0")
     cap = num(ctx.params["cap"])
-    return f"{ctx.w}*{clamp01(f'{actual}/{target}', cap)}"
+    capped = f"{ctx.w}*{clamp01(f'{actual}/{target}', cap)}"
+    if ctx.params["overachieve_policy"] == "reduce_by_deviation":     # as engine: w × (1 − 偏离度) above target
+        return IF(f"{actual}/{target}>1", f"{ctx.w}*{call('MAX', '0', f'2-{actual}/{target}')}", capped)
+    return capped
 
 
 @compiles("ratio_reverse")
@@ -561,7 +572,7 @@ def _per_item_deduction(ctx: Ctx) -> str:
     deduction = call("MIN", num(cap), f"{num(per_item)}*{count}")
     score = IF(f"{count}=0", num(w), call("MAX", "0", f"{num(w)}-{deduction}"))
     if p["severe_zero"]:
-        score = IF(ctx.flag("severe"), num(max(ZERO, w - cap)), score)
+        score = IF(ctx.flag("severe"), "0", score)
     return score
 
 
@@ -685,6 +696,8 @@ def _composite(ctx: Ctx) -> str:
         compiler = RULE_COMPILERS.get(rule.rule_type.name)
         if compiler is None or rule.rule_type.name == "composite":
             raise Unsupported(f"分项“{key}”的规则类型“{rule.rule_type.name}”没有对应的表格公式")
+        if rule.rule_type.name == "veto" and rule.params["scope"] != "indicator":
+            raise Unsupported(f"分项“{key}”是作用于一级指标、总分或等级的一票否决，模板公式不支持")
         score = compiler(ctx.sub(key, weight, rule))
         terms.append(f"{num(weight)}-({score})" if shared_cap is not None else f"({score})")
     if shared_cap is not None:
@@ -1045,7 +1058,7 @@ class PackCompiler:
         else:
             raws = [self.indicator_value(i, lambda raw: f"({raw})", num(i.weight)) for i in pack.indicators]
             summed = "+".join(f"({r})" for r in raws)
-        total = call("MAX", "0", call("MIN", num(pack.total_weight), quant(summed, pack.rounding.total)))
+        total = call("MAX", "0", call("MIN", num(pack_plan(pack).total_cap), quant(summed, pack.rounding.total)))
         total_vetoes = self.vetoes_of("total")
         if total_vetoes:
             total = IF(OR(*(self.veto_parts(v)[1] for v in total_vetoes)), "0", total)
@@ -1057,9 +1070,8 @@ class PackCompiler:
         for band in reversed(bands[:-1]):
             expr = IF(f"{N.OUT_TOTAL}>={num(band.minimum)}", string(band.label), expr)
         for indicator in reversed(self.vetoes_of("grade")):
-            forced = indicator.compiled.params["grade"]
-            if forced:
-                expr = IF(self.veto_parts(indicator)[1], string(forced), expr)
+            forced = indicator.compiled.params["grade"] or bands[-1].label    # as engine.scoring: the lowest grade
+            expr = IF(self.veto_parts(indicator)[1], string(forced), expr)
         return call("IFERROR", IF(f"ISNUMBER({N.OUT_TOTAL})", expr, '""'), '""')
 
 

@@ -12,6 +12,7 @@ top-level setting (rounding, grades, levels, na_policy, ...).
 from __future__ import annotations
 
 import copy
+import difflib
 from decimal import Decimal
 
 from .errors import PackError, RuleDefinitionError
@@ -197,7 +198,27 @@ def relabel(spec: InputSpec, indicator: Indicator, here: str) -> InputSpec:
     return InputSpec(**fields)
 
 
-def build_rounding(raw: dict, where: str) -> RoundingPolicy:
+ROUNDING_KEYS = {"indicator": {"places", "mode"}, "total": {"places", "mode", "method", "order"}, "rate": {"places", "mode"}}
+# DOMAIN §4 writes the total's summing order as ``order``; ``method`` is the same setting.
+TOTAL_METHODS = {"sum_of_indicator_scores": "sum_of_indicator_scores", "round_then_sum": "sum_of_indicator_scores",
+                 "sum_of_rounded": "sum_of_indicator_scores", "round_raw_sum": "round_raw_sum",
+                 "sum_then_round": "round_raw_sum", "raw_sum": "round_raw_sum"}
+
+
+def build_rounding(raw, where: str) -> RoundingPolicy:
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise PackError(f"{where}的 rounding 应为对照表，如 {{indicator: {{places: 2, mode: ROUND_HALF_UP}}}}")
+    for label, part in raw.items():
+        if label not in ROUNDING_KEYS:
+            raise PackError(f"{where}的 rounding 中有未知项“{label}”{did_you_mean(label, ROUNDING_KEYS)}；可用：indicator、total、rate")
+        if part is not None and not isinstance(part, dict):
+            raise PackError(f"{where}的 rounding.{label} 应为对照表，如 {{places: 2, mode: ROUND_HALF_UP}}")
+        for key in part or {}:
+            if key not in ROUNDING_KEYS[label]:
+                raise PackError(f"{where}的 rounding.{label} 中有未知项“{key}”{did_you_mean(key, ROUNDING_KEYS[label])}；"
+                                f"可用：{'、'.join(sorted(ROUNDING_KEYS[label]))}")
+
     def one(part: dict, default_places: int, default_mode: str, label: str) -> Rounding:
         part = part or {}
         places = part.get("places", default_places)
@@ -206,21 +227,34 @@ def build_rounding(raw: dict, where: str) -> RoundingPolicy:
             mode = rounding_mode(mode_name)
         except KeyError:
             raise PackError(f"{where}的 rounding.{label}.mode“{mode_name}”无效，可选：{', '.join(ROUNDING_MODES)}") from None
+        if isinstance(places, str) and places.strip().isdigit():
+            places = int(places)               # golden files write every number as a string
         if not isinstance(places, int) or isinstance(places, bool) or not 0 <= places <= 6:
-            raise PackError(f"{where}的 rounding.{label}.places 应为0到6的整数")
+            raise PackError(f"{where}的 rounding.{label}.places 应为0到6的整数（收到“{places}”）")
         return Rounding(places, mode)
 
-    indicator = one(raw.get("indicator"), 2, "ROUND_HALF_UP", "indicator")
+    indicator_raw = raw.get("indicator") or {}
+    indicator = one(indicator_raw, 2, "ROUND_HALF_UP", "indicator")
     total_raw = raw.get("total") or {}
     total = one({"places": total_raw.get("places", indicator.places), "mode": total_raw.get("mode", "ROUND_HALF_UP")}, 2,
                 "ROUND_HALF_UP", "total")
-    method = total_raw.get("method", "sum_of_indicator_scores")
-    if method not in ("sum_of_indicator_scores", "round_raw_sum"):
-        raise PackError(f"{where}的 rounding.total.method 应为 sum_of_indicator_scores 或 round_raw_sum")
+    methods = {str(total_raw[k]) for k in ("method", "order") if total_raw.get(k) is not None}
+    if any(m not in TOTAL_METHODS for m in methods):
+        raise PackError(f"{where}的 rounding.total.method 应为 sum_of_indicator_scores（先舍入各项再相加）"
+                        f"或 round_raw_sum（未舍入得分相加后再舍入），收到“{'、'.join(sorted(methods))}”")
+    chosen = {TOTAL_METHODS[m] for m in methods}
+    if len(chosen) > 1:
+        raise PackError(f"{where}的 rounding.total 中 method 与 order 互相矛盾")
+    method = chosen.pop() if chosen else "sum_of_indicator_scores"
     rate_raw = raw.get("rate") or {}
-    rate = one({"places": rate_raw.get("places", 2), "mode": rate_raw.get("mode", raw.get("indicator", {}).get("mode", "ROUND_HALF_UP"))},
+    rate = one({"places": rate_raw.get("places", 2), "mode": rate_raw.get("mode", indicator_raw.get("mode", "ROUND_HALF_UP"))},
                2, "ROUND_HALF_UP", "rate")
     return RoundingPolicy(indicator, total, rate, method)
+
+
+def did_you_mean(word, choices) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"（是否应为 {close[0]}？）" if close else ""
 
 
 def build_grades(raw, where: str) -> list:

@@ -81,6 +81,7 @@ class RuleType:
     max_points: Callable[[dict, Decimal], Decimal | None] = lambda p, w: None
     description: str = ""                        # one-line Chinese description for docs
     origin: str = "engine"
+    normalise: Callable[[dict, str], dict] | None = None   # typed params -> canonical params (other spellings)
 
 
 @dataclass
@@ -108,10 +109,12 @@ def register(rule_type: RuleType) -> None:
     REGISTRY[rule_type.name] = rule_type
 
 
-def rule_type(name: str, label: str, *, params: dict, inputs: Callable, max_points=None, description: str = ""):
+def rule_type(name: str, label: str, *, params: dict, inputs: Callable, max_points=None, description: str = "",
+              normalise=None):
     """Decorator registering a built-in rule function."""
     def wrap(function):
-        register(RuleType(name, label, function, params, inputs, max_points or (lambda p, w: None), description))
+        register(RuleType(name, label, function, params, inputs, max_points or (lambda p, w: None), description,
+                          normalise=normalise))
         return function
     return wrap
 
@@ -233,7 +236,7 @@ def _param_bandmap(value, where):
     for key, bounds in value.items():
         if not isinstance(bounds, (list, tuple)) or len(bounds) != 2:
             raise RuleDefinitionError(f"{where}中“{key}”应为[下限, 上限]")
-        bands[str(key)] = (_param_decimal(bounds[0], f"{where}.{key}"), _param_decimal(bounds[1], f"{where}.{key}"))
+        bands[_band_key(key)] = (_param_decimal(bounds[0], f"{where}.{key}"), _param_decimal(bounds[1], f"{where}.{key}"))
     return bands
 
 
@@ -278,6 +281,7 @@ PARAM_PARSERS = {
     "value_from": _param_value_from,
     "bandmap": _param_bandmap,
     "input_decls": _param_input_decls,
+    "decimal_list": lambda value, where: _param_decimal_list(value, where),
     "expr": _param_str,
     "parts": lambda value, where: value,   # compiled recursively by compile_rule
 }
@@ -373,8 +377,14 @@ DEFAULT_SURVEY_WEIGHTS = {"非常满意": Decimal("1"), "比较满意": Decimal(
                           "一般": Decimal("0.3"), "不满意": ZERO, "很不满意": ZERO, "非常不满意": ZERO}
 
 
-def answers_total(call: Call) -> tuple[dict, Decimal]:
+def answers_total(call: Call, params: dict) -> tuple[dict, Decimal]:
     answers = call.inputs["answers"]
+    aliases = params.get("aliases")
+    if aliases:   # e.g. 比较满意 counted as 满意 (DOMAIN RT05 "label aliases")
+        merged: dict = {}
+        for label, count in answers.items():
+            merged[aliases.get(label, label)] = merged.get(aliases.get(label, label), ZERO) + count
+        answers = merged
     total = sum(answers.values(), ZERO)
     if total <= 0:
         raise InputError(f"指标{call.code}：问卷有效答卷数为0，无法计算", call.code, "answers")
@@ -382,7 +392,7 @@ def answers_total(call: Call) -> tuple[dict, Decimal]:
 
 
 def _share_yes(call: Call, params: dict):
-    answers, total = answers_total(call)
+    answers, total = answers_total(call, params)
     yes_label = params["yes_label"]
     yes = answers.get(yes_label, ZERO)
     value = safe_div(yes, total) * HUNDRED
@@ -390,7 +400,7 @@ def _share_yes(call: Call, params: dict):
 
 
 def _survey_weighted(call: Call, params: dict):
-    answers, total = answers_total(call)
+    answers, total = answers_total(call, params)
     weights = params["weights"] or DEFAULT_SURVEY_WEIGHTS
     unknown = [label for label, count in answers.items() if label not in weights and count > 0]
     if unknown:
@@ -434,11 +444,13 @@ def _component_inputs(params):
 
 
 TRANSFORMS = {
-    "share_yes": Transform("share_yes", "问卷“是”占比", {"yes_label": Param("str", "表示肯定的选项", default="是")},
+    "share_yes": Transform("share_yes", "问卷“是”占比", {"yes_label": Param("str", "表示肯定的选项", default="是"),
+                                                        "aliases": Param("str_map", "选项别名（别名: 标准选项）", default=None)},
                            lambda p: [InputSpec("answers", "问卷选项及人数", "answers", choices=(p.get("yes_label") or "是", "否"))],
                            _share_yes),
     "survey_weighted": Transform("survey_weighted", "问卷加权满意度",
-                                 {"weights": Param("decimal_map", "各选项权重", default=None)},
+                                 {"weights": Param("decimal_map", "各选项权重", default=None),
+                                  "aliases": Param("str_map", "选项别名（别名: 标准选项，如 比较满意: 满意）", default=None)},
                                  _answers_inputs(DEFAULT_SURVEY_WEIGHTS), _survey_weighted),
     "composite_rate": Transform("composite_rate", "多项完成率平均",
                                 {"components": Param("keys", "参与平均的分项", required=True),
@@ -450,7 +462,10 @@ TRANSFORMS = {
 # --------------------------------------------------------------------------- RT01 – RT20
 
 @rule_type("ratio_capped", "正向比例", description="得分=分值×实际完成值/目标值，超额完成按满分计",
-           params={"cap": Param("decimal", "完成率封顶（1为100%）", default=ONE)}, inputs=ratio_inputs)
+           params={"cap": Param("decimal", "完成率封顶（1为100%）", default=ONE),
+                   "overachieve_policy": Param("str", "超额完成的处理：none（按满分计）或 reduce_by_deviation（按偏离度扣分）",
+                                               default="none", choices=("none", "reduce_by_deviation"))},
+           inputs=ratio_inputs)
 def ratio_capped(call: Call) -> Outcome:
     actual, target = call.inputs["actual"], call.inputs["target"]
     target_positive(call, target)
@@ -460,6 +475,13 @@ def ratio_capped(call: Call) -> Outcome:
     pct = ratio * HUNDRED
     shown_pct = fmt_pct(pct)
     text = f"{call.shown('target')}，{call.shown('actual')}，完成率{shown_pct}"
+    if ratio > ONE and call.params["overachieve_policy"] == "reduce_by_deviation":
+        # 财预〔2020〕10号 lets an evaluator mark down a target overshot by far: 偏离度 = (实际−目标)÷目标
+        deviation = ratio - ONE
+        score = call.weight * max(ZERO, ONE - deviation)
+        text += (f"，超出目标，偏离度{fmt_pct(deviation * HUNDRED)}，按偏离度扣分，"
+                 f"得分={fmt(call.weight)}×(1−{fmt_pct(deviation * HUNDRED)})={fmt(score)}")
+        return Outcome(score, text, {"completion_pct": pct}, pct_rate_warning(call, "actual"))
     if ratio >= cap:
         text += "，达到目标" + ("（超额完成，按满分计）" if ratio > cap else "")
     else:
@@ -561,7 +583,10 @@ def threshold_linear(call: Call) -> Outcome:
 
 @rule_type("budget_execution", "预算执行率", description="得分=分值×执行数/预算数（或到位数），最高为分值",
            params={"base": Param("str", "执行率分母：budget（预算数）或 funds_received（到位数）", default="budget",
-                                 choices=("budget", "funds_received"))},
+                                 choices=("budget", "funds_received")),
+                   "cutoff_date": Param("str", "执行数统计截止日期（写入评分说明，如 2022-12-31）"),
+                   "funds": Param("str", "资金口径：total（全部资金）、central（中央资金）或 local（地方资金）", default="total",
+                                  choices=("total", "central", "local"))},
            inputs=lambda p: [spec("budget", "全年预算数", "number", "万元"), spec("executed", "全年执行数", "number", "万元"),
                              spec("received", "实际到位数", "number", "万元", required=p["base"] == "funds_received")])
 def budget_execution(call: Call) -> Outcome:
@@ -576,13 +601,19 @@ def budget_execution(call: Call) -> Outcome:
         raise InputError(f"指标{call.code}：{call.label(key)}须大于0", call.code, key)
     rate = safe_div(executed, base)
     score = call.weight * clamp(rate, ZERO, ONE)
-    text = f"{'全年预算数' if base_is_budget else '实际到位数'}{fmt(base)}万元，全年执行数{fmt(executed)}万元，执行率{fmt_pct(rate * HUNDRED)}"
+    funds = FUNDS_TEXT[call.params["funds"]]
+    cutoff = f"截至{call.params['cutoff_date']}，" if call.params["cutoff_date"] else ""
+    text = (f"{cutoff}{funds}{'全年预算数' if base_is_budget else '实际到位数'}{fmt(base)}万元，"
+            f"全年执行数{fmt(executed)}万元，执行率{fmt_pct(rate * HUNDRED)}")
     if rate > 1:
         warnings.append(f"指标{call.code}：执行数{fmt(executed)}万元大于{'预算' if base_is_budget else '到位'}数{fmt(base)}万元")
         text += "，按100%计"
     elif rate < 1:
         text += f"，得分={fmt(call.weight)}×{fmt_pct(rate * HUNDRED)}={fmt(score)}"
     return Outcome(score, text, {"execution_pct": rate * HUNDRED}, warnings)
+
+
+FUNDS_TEXT = {"total": "", "central": "中央资金", "local": "地方资金"}
 
 
 def _bool_items(params, key="items"):
@@ -689,7 +720,7 @@ def per_item_deduction(call: Call) -> Outcome:
     count = call.inputs[p["key"]]
     unit = call.unit(p["key"]) or "项"
     if p["severe_zero"] and call.inputs.get("severe"):
-        return Outcome(max(ZERO, w - cap), f"存在性质恶劣情形，一次性扣{points(cap)}", {"deduction": cap})
+        return Outcome(ZERO, f"{call.label('severe')}，一次性扣除{points(w)}，本项不得分", {"deduction": w})
     if count == 0:
         return Outcome(w, f"{call.label(p['key'])}0{unit}，不扣分", {"deduction": ZERO})
     deduction = min(cap, per_item * count)
@@ -700,17 +731,20 @@ def per_item_deduction(call: Call) -> Outcome:
 
 @rule_type("per_day_late", "逾期按天扣分", description="逾期每1天扣k分，最多扣完",
            params={"points_per_day": Param("decimal", "每天扣分", required=True),
-                   "max_deduction": Param("decimal", "最多扣分（默认为分值）")},
+                   "max_deduction": Param("decimal", "最多扣分（默认为分值）"),
+                   "deadline": Param("str", "规定期限（写入评分说明，如 2022-06-30）")},
            inputs=lambda p: [spec("days_late", "逾期天数", "days", "天")])
 def per_day_late(call: Call) -> Outcome:
     days = call.inputs["days_late"]
     cap = call.weight if call.params["max_deduction"] is None else call.params["max_deduction"]
+    deadline = f"规定期限{call.params['deadline']}，" if call.params["deadline"] else ""
     if days == 0:
-        return Outcome(call.weight, "按时完成，未逾期", {"deduction": ZERO})
+        return Outcome(call.weight, f"{deadline}按时完成，未逾期", {"deduction": ZERO})
     deduction = min(cap, call.params["points_per_day"] * days)
     capped = f"，最多扣{points(cap)}" if deduction == cap else ""
     return Outcome(max(ZERO, call.weight - deduction),
-                   f"逾期{fmt(days)}天，每天扣{points(call.params['points_per_day'])}{capped}，扣{fmt(deduction)}分", {"deduction": deduction})
+                   f"{deadline}逾期{fmt(days)}天，每天扣{points(call.params['points_per_day'])}{capped}，扣{fmt(deduction)}分",
+                   {"deduction": deduction})
 
 
 CATEGORY_LABELS = {"on_time": "按时完成", "late_no_impact": "未按时但不影响进度或使用", "late_with_impact": "未按时且影响进度或交付",
@@ -747,13 +781,23 @@ def categorical(call: Call) -> Outcome:
 
 QUALITATIVE_BANDS = {"achieved": (Decimal(80), HUNDRED), "partial": (Decimal(60), Decimal(80)), "not_achieved": (ZERO, Decimal(60))}
 QUALITATIVE_LABELS = {"achieved": "达成年度指标", "partial": "部分达成并具有一定效果", "not_achieved": "未达成且效果较差"}
+# The short Chinese names of DOMAIN §4 RT15 (and 财预〔2020〕10号), accepted wherever a band key is.
+CHOICE_ALIASES = {"达成": "achieved", "部分达成": "partial", "未达成": "not_achieved"}
+
+
+def _band_key(key) -> str:
+    return CHOICE_ALIASES.get(str(key).strip(), str(key).strip())
+
+
+def _band_choices(params) -> tuple:
+    return tuple((key, QUALITATIVE_LABELS.get(key, key)) for key in (params["bands"] or QUALITATIVE_BANDS))
 
 
 @rule_type("qualitative_band", "定性三档", description="评价人按三档（达成/部分达成/未达成）在档内给出得分比例",
            params={"bands": Param("bandmap", "各档得分比例区间（%）", default=None),
-                   "band": Param("str", "默认档次", choices=tuple(QUALITATIVE_BANDS))},
-           inputs=lambda p: [InputSpec("band", "评价档次", "category", choices=tuple(QUALITATIVE_LABELS.items()),
-                                       required=p["band"] is None, default=p["band"]),
+                   "band": Param("str", "默认档次", choices=tuple(QUALITATIVE_BANDS) + tuple(CHOICE_ALIASES))},
+           inputs=lambda p: [InputSpec("band", "评价档次", "category", choices=_band_choices(p),
+                                       required=p["band"] is None, default=_band_key(p["band"]) if p["band"] else None),
                              spec("pct", "得分比例（%）", "percent", required=False)])
 def qualitative_band(call: Call) -> Outcome:
     bands = call.params["bands"] or QUALITATIVE_BANDS
@@ -775,8 +819,37 @@ def qualitative_band(call: Call) -> Outcome:
     return Outcome(score, f"评价档次：{label}（{fmt(low)}%–{fmt(high)}%），{how}，得分={fmt(call.weight)}×{fmt_pct(pct)}={fmt(score)}")
 
 
+def _bands_from_breakpoints(params: dict, where: str) -> dict:
+    """DOMAIN RT16 also writes bands as breakpoints + points: [10, 20, 30] and [0, 4, 7, 10]
+    mean <10 -> 0, [10,20) -> 4, [20,30) -> 7, >=30 -> 10."""
+    breakpoints, points_list = params["breakpoints"], params["points"]
+    if params["bands"] is not None:
+        if breakpoints is not None or points_list is not None:
+            raise RuleDefinitionError(f"{where}分档规则请只用一种写法：bands，或 breakpoints 加 points")
+        return params
+    if breakpoints is None or points_list is None:
+        raise RuleDefinitionError(f"{where}分档规则须写 bands（每档 min 和 points），或 breakpoints（分界点）加 points（各档分值）")
+    if len(points_list) != len(breakpoints) + 1:
+        raise RuleDefinitionError(f"{where}分档规则的 points 应比 breakpoints 多一个（{len(breakpoints)}个分界点对应"
+                                  f"{len(breakpoints) + 1}档分值，收到{len(points_list)}个）")
+    rows = [{"min": None, "points": points_list[0]}] + [{"min": b, "points": p} for b, p in zip(breakpoints, points_list[1:])]
+    params["bands"] = _param_bands(rows, f"{where}（由 breakpoints 和 points 换算的分档）")
+    params["breakpoints"] = params["points"] = None      # bands is the one canonical form from here on
+    return params
+
+
+def _param_decimal_list(value, where):
+    if not isinstance(value, list) or not value:
+        raise RuleDefinitionError(f"{where}应为非空的数字列表")
+    return [_param_decimal(v, f"{where}第{i + 1}项") for i, v in enumerate(value)]
+
+
 @rule_type("tiered_bands", "分档给分", description="按完成值所在档次给分",
-           params={"bands": Param("bands", "分档（下限含，分值）", required=True), **VALUE_PARAMS},
+           params={"bands": Param("bands", "分档（下限含，分值）"),
+                   "breakpoints": Param("decimal_list", "分界点（可代替 bands，从小到大）"),
+                   "points": Param("decimal_list", "各档分值（比分界点多一个）"),
+                   **VALUE_PARAMS},
+           normalise=_bands_from_breakpoints,
            inputs=value_inputs,
            max_points=lambda p, w: max((b.get("points", w * b.get("pct_of_weight", ZERO) / HUNDRED) for b in p["bands"])))
 def tiered_bands(call: Call) -> Outcome:
@@ -788,7 +861,7 @@ def tiered_bands(call: Call) -> Outcome:
     if chosen is None:
         return Outcome(ZERO, f"{how}，低于最低档{fmt_pct(call.params['bands'][0]['min'])}", {"value_pct": value})
     score = chosen["points"] if "points" in chosen else call.weight * chosen["pct_of_weight"] / HUNDRED
-    where = f"不低于{fmt_pct(chosen['min'])}" if chosen["min"] is not None else "最低档"
+    where = f"不低于{fmt_pct(chosen['min'])}" if chosen["min"] is not None else "最低"
     return Outcome(min(score, call.weight), f"{how}，属{chosen['label'] or where}档（{points(score)}）", {"value_pct": value})
 
 
@@ -803,7 +876,7 @@ def veto(call: Call) -> Outcome:
     if not call.inputs[p["key"]]:
         return Outcome(call.weight, f"未{p['label'].removeprefix('出现')}，不否决" if p["label"].startswith("出现") else f"无“{p['label']}”情形")
     scope_text = {"indicator": "本项不得分", "level": "所在一级指标不得分", "total": "总分记0分",
-                  "grade": f"评价等级直接定为“{p['grade']}”"}[p["scope"]]
+                  "grade": f"评价等级直接定为“{p['grade']}”" if p["grade"] else "评价等级直接定为最低等级"}[p["scope"]]
     return Outcome(ZERO, f"{p['label']}，一票否决：{scope_text}", {"veto": p["scope"], "veto_grade": p["grade"]})
 
 
@@ -894,6 +967,8 @@ def composite(call: Call) -> Outcome:
         outcome = run_rule(rule, call.code, weight, call.inputs.get(key, {}))
         warnings += outcome.warnings
         facts[key] = outcome.facts
+        if outcome.facts.get("veto") and "veto" not in facts:   # a part's level/total/grade veto is the indicator's
+            facts["veto"], facts["veto_grade"] = outcome.facts["veto"], outcome.facts.get("veto_grade")
         total += outcome.score
         deductions += weight - outcome.score
         texts.append(f"{label}：{outcome.text}" + (f"（{fmt(outcome.score)}/{fmt(weight)}分）" if shared_cap is None else ""))
@@ -933,6 +1008,8 @@ def compile_rule(rule: dict, weight: Decimal, where: str, registry: dict | None 
         raise RuleDefinitionError(f"{where}规则类型“{type_name}”未知；可用类型：{', '.join(sorted(registry))}")
     rt = registry[type_name]
     params = parse_params(type_name, rt.params, rule, where)
+    if rt.normalise is not None:
+        params = rt.normalise(params, where)
     compiled = CompiledRule(rt, params, [])
     if type_name == "composite":
         compiled.parts, compiled.specs = _compile_parts(params, weight, where, registry)

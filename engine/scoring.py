@@ -17,7 +17,7 @@ from .errors import EvaluationError, InputError, RuleDefinitionError
 from .model import (NO_DATA, NOT_ACCEPTED, NOT_APPLICABLE, SCORED, STATE_LABELS, STATE_WORDS, VETOED,
                     EvaluationResult, Indicator, IndicatorResult, InputSpec, LevelResult, Pack)
 from .numbers import EXPONENTS, HUNDRED, MAX_ABS, MODE_NAMES_ZH, ZERO, fmt, normalise_text, quantize, to_bool, to_decimal
-from .ruletypes import Outcome, run_rule
+from .ruletypes import CHOICE_ALIASES, Outcome, run_rule
 
 # Keys an input mapping may carry besides the rule's inputs.
 META_KEYS = {"status", "note", "remark", "claimed"}
@@ -90,6 +90,7 @@ def quick_answers(value):
 
 def quick_category(spec: InputSpec):
     options = {normalise_text(label): key for key, label in spec.choices} | {key: key for key, _ in spec.choices}
+    options |= {alias: key for alias, key in CHOICE_ALIASES.items() if key in options.values() and alias not in options}
     return lambda value: options.get(value) if value.__class__ is str else None
 
 
@@ -124,6 +125,8 @@ def parse_value(spec: InputSpec, value, code: str):
         for choice_key, label in spec.choices:
             if wanted in (choice_key, normalise_text(label)):
                 return choice_key
+        if CHOICE_ALIASES.get(wanted) in {choice_key for choice_key, _ in spec.choices}:
+            return CHOICE_ALIASES[wanted]
         options = "、".join(label for _, label in spec.choices)
         raise InputError(f"{what}应从以下选项中选择：{options}（收到“{value}”）", code, key)
     if spec.kind == "answers":
@@ -329,15 +332,17 @@ def assemble(pack: Pack, outcomes: list) -> EvaluationResult:
     raw_total = sum([r.raw_score for r in results], ZERO)
     summed = sum([r.score for r in results], ZERO) if policy.total_method == "sum_of_indicator_scores" else raw_total
     total = quantize(summed, policy.total.places, policy.total.mode)
-    if total > pack.total_weight:
-        warnings.append(f"总分{fmt(total)}超过满分{fmt(pack.total_weight)}，按{fmt(pack.total_weight)}计")
-        total = pack.total_weight
+    plan = pack_plan(pack)
+    if total > plan.total_cap:
+        warnings.append(total_cap_warning(pack, total, plan.total_cap))
+        total = plan.total_cap
     if total < 0:
         total = ZERO
     if any(scope == "total" for _, scope, _ in vetoes):
         total = ZERO
     grade = grade_of(pack, total)
-    forced = [g for _, scope, g in vetoes if scope == "grade" and g]
+    # a grade veto without a named grade gives the lowest grade (e.g. 不合格)
+    forced = [g or plan.grades_high_first[-1].label for _, scope, g in vetoes if scope == "grade" and plan.grades_high_first]
     if forced:
         grade = forced[0]
     levels = level_results(pack, results)
@@ -456,6 +461,7 @@ class PackPlan(NamedTuple):
 
     codes: frozenset               # indicator codes
     grades_high_first: list
+    total_cap: Decimal             # the most a total may be: 满分, or less when the weights add up to less
     levels: list                   # [(level path, declared-or-summed weight, picks its indicators' scores,
                                    #   {subtotal text: LevelResult} seen so far)]
 
@@ -475,8 +481,27 @@ def pack_plan(pack: Pack) -> PackPlan:
         levels = [(key, pack.level_weights.get(key, sum((pack.indicators[i].weight for i in members[key]), ZERO)),
                    itemgetter(*members[key]), {}) for key in order]
         plan = pack._plan = PackPlan(frozenset(i.code for i in pack.indicators),
-                                     sorted(pack.grades, key=lambda b: b.minimum, reverse=True), levels)
+                                     sorted(pack.grades, key=lambda b: b.minimum, reverse=True), total_cap(pack), levels)
     return plan
+
+
+def total_cap(pack: Pack) -> Decimal:
+    """满分 (total_weight), but never more than the indicators can give: rounding each of eight
+    9.375-point indicators up to 9.38 must not make a total above the weights' sum (DOMAIN §4).
+    Bonus rules may go above their weight by their bonus cap."""
+    most = ZERO
+    for indicator in pack.indicators:
+        most += indicator.weight
+        compiled = indicator.compiled
+        if compiled is not None and compiled.rule_type.name == "bonus_capped":
+            most += compiled.params["bonus_cap"]
+    return min(pack.total_weight, most)
+
+
+def total_cap_warning(pack: Pack, total: Decimal, cap: Decimal) -> str:
+    if cap == pack.total_weight:
+        return f"总分{fmt(total)}超过满分{fmt(cap)}，按{fmt(cap)}计"
+    return f"总分{fmt(total)}超过各指标分值合计{fmt(cap)}（各项舍入后相加所致），按{fmt(cap)}计"
 
 
 def level_results(pack: Pack, results: list) -> list:

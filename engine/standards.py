@@ -195,12 +195,14 @@ def value_source(ctx: Ctx) -> tuple[str, str | None]:
 
 def transform_subject(transform: dict, ctx: Ctx) -> str:
     name = transform.get("transform")
+    aliases = transform.get("aliases") or {}
+    counted_as = f"，{joined(f'“{a}”按“{b}”计' for a, b in aliases.items())}" if aliases else ""
     if name == "share_yes":
-        return f"问卷中回答“{transform.get('yes_label') or '是'}”的比例"
+        return f"问卷中回答“{transform.get('yes_label') or '是'}”的比例{counted_as}"
     if name == "survey_weighted":
         weights = transform.get("weights") or DEFAULT_SURVEY_WEIGHTS
         shown = joined(f"{option}{fmt(weight)}" for option, weight in weights.items())
-        return f"问卷加权满意度（各选项权重：{shown}）"
+        return f"问卷加权满意度（各选项权重：{shown}{counted_as}）"
     if name == "composite_rate":
         return composite_rate_subject(transform, ctx)
     return name or "完成值"
@@ -234,6 +236,9 @@ def _ratio_capped(ctx: Ctx) -> str:
     actual, target = ratio_names(ctx)
     cap = ctx.params.get("cap")
     w = fmt(ctx.weight)
+    if ctx.params.get("overachieve_policy") == "reduce_by_deviation":
+        return (f"{actual}等于{target}的{pts(ctx.weight)}；未达到的，得分={w}×{actual}÷{target}；"
+                f"超过的，按偏离度扣分，得分={w}×(1−({actual}−{target})÷{target})")
     if cap is not None and cap != 1:
         return f"得分=分值{w}分×{actual}÷{target}，完成比例最高按{pct(cap * HUNDRED)}计"
     return f"{actual}大于或等于{target}的{pts(ctx.weight)}；未达到的，按完成比例得分，得分={w}×{actual}÷{target}"
@@ -286,7 +291,9 @@ def _budget_execution(ctx: Ctx) -> str:
     base = ctx.label("budget", "全年预算数") if ctx.params.get("base") != "funds_received" else ctx.label("received", "实际到位数")
     executed = ctx.label("executed", "全年执行数")
     w = fmt(ctx.weight)
-    return (f"预算执行率（{plain(executed)}÷{plain(base)}）达到100%的{pts(ctx.weight)}；"
+    funds = {"central": "中央资金", "local": "地方资金"}.get(ctx.params.get("funds"), "")
+    cutoff = f"（截至{ctx.params['cutoff_date']}）" if ctx.params.get("cutoff_date") else ""
+    return (f"{funds}预算执行率{cutoff}（{plain(executed)}÷{plain(base)}）达到100%的{pts(ctx.weight)}；"
             f"未达到的，得分={w}×预算执行率")
 
 
@@ -350,7 +357,7 @@ def _per_item(ctx: Ctx) -> str:
     text = deduct if ctx.shared else f"无{noun}的{pts(w)}；{deduct}，{cap_text}"
     if p.get("severe_zero"):
         severe = plain(ctx.label("severe", "存在性质恶劣情形"), strip_any=True)
-        text += f"；{severe}的，一次性扣除{fmt(cap_value)}分"
+        text += f"；{severe}的，一次性扣除{fmt(w)}分"
     return text
 
 

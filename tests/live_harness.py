@@ -634,7 +634,7 @@ SYNTHETIC_PACKS = [
                 {"key": "x", "label": "完成率", "kind": "percent"}, {"key": "k", "label": "次数", "kind": "count"}],
                 "expr": "round(x * 0.06, 1) - floor(k / 3) * 0.5 + ceil(x / 200) - abs(x - 80) / 100 + max(0, x - 100, k) * 0"}),
             _ind("V10", ["丙", "定性自设档"], 5, {"type": "qualitative_band",
-                                                  "bands": {"achieved": ["85", "100"], "partial": ["50", "85"], "not_achieved": ["0", "50"]}}),
+                                                  "bands": {"达成": ["85", "100"], "部分达成": ["50", "85"], "未达成": ["0", "50"]}}),
             _ind("V11", ["丁", "按步扣分"], 6, {"type": "shortfall_deduction", "full_at": "95", "step_pp": "3",
                                                 "points_per_step": "1.5", "pp_rounding": "ceil", "step_rounding": "floor",
                                                 "zero_below": "50"}),
@@ -663,7 +663,7 @@ SYNTHETIC_PACKS = [
         "levels": {"决策": "30", "产出": "45", "效益": "25"},
         "indicators": [
             _ind("A1", ["决策", "立项", "规范"], 10, {"type": "binary", "key": "ok"}),
-            _ind("A2", ["决策", "立项", "比例"], 7, {"type": "ratio_capped"}),
+            _ind("A2", ["决策", "立项", "比例"], 7, {"type": "ratio_capped", "overachieve_policy": "reduce_by_deviation"}),
             _ind("A3", ["决策", "立项", "挪用"], 3, {"type": "veto", "key": "misuse", "scope": "level"}),
             _ind("A4", ["决策", "目标", "扣分"], 10, {"type": "per_item_deduction", "points_per_item": "1.5"}),
             _ind("B1", ["产出", "数量", "户数"], 15, {"type": "ratio_capped"}),

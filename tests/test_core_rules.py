@@ -149,3 +149,103 @@ def test_unknown_parameter_and_rule_type_are_pack_errors():
         pack_of({"code": "X", "path": ["a"], "weight": "100", "rule": {"type": "ratio_capped", "capp": "1"}})
     with pytest.raises(PackError, match="规则类型“ratio_caped”未知"):
         pack_of({"code": "X", "path": ["a"], "weight": "100", "rule": {"type": "ratio_caped"}})
+
+
+# --------------------------------------------------------------------------- DOMAIN §4 readings checked against a review
+
+def test_severe_case_zeroes_the_indicator_even_with_a_smaller_cap():
+    rule = {"type": "per_item_deduction", "points_per_item": "0.5", "max_deduction": "2", "severe_zero": True}
+    severe = one(rule, {"count": 1, "severe": "是"}, weight="4")
+    assert severe.score == 0                                  # DOMAIN RT06: severe -> 0 (一次性扣除)
+    assert "一次性扣除4分" in severe.explanation
+    assert one(rule, {"count": 1, "severe": "否"}, weight="4").score == D("3.50")
+
+
+def test_a_total_veto_inside_a_composite_zeroes_the_total():
+    composite = {"type": "composite", "parts": [
+        {"key": "use", "weight": "5", "rule": {"type": "binary", "key": "ok"}},
+        {"key": "ban", "weight": "5", "rule": {"type": "veto", "scope": "total", "label": "出现挤占挪用"}}]}
+    pack = pack_of({"code": "A", "path": ["产出", "完成"], "weight": "90", "rule": {"type": "ratio_capped"}},
+                   {"code": "B", "path": ["过程", "资金"], "weight": "10", "rule": composite})
+    clean = evaluate(pack, {"A": {"actual": "1", "target": "1"}, "B": {"use": {"ok": True}, "ban": {"triggered": False}}})
+    vetoed = evaluate(pack, {"A": {"actual": "1", "target": "1"}, "B": {"use": {"ok": True}, "ban": {"triggered": True}}})
+    assert clean.total == D("100.00")
+    assert vetoed.total == 0 and vetoed.indicator("B").status == "vetoed"
+
+
+def test_a_grade_veto_without_a_named_grade_gives_the_lowest_grade():
+    pack = pack_of({"code": "A", "path": ["产出", "完成"], "weight": "100", "rule": {"type": "ratio_capped"}},
+                   {"code": "V", "path": ["否决"], "weight": "0", "rule": {"type": "veto", "scope": "grade"}},
+                   grades={"优秀": 90, "良好": 80, "合格": 60, "不合格": 0})
+    result = evaluate(pack, {"A": {"actual": "1", "target": "1"}, "V": {"triggered": "是"}})
+    assert result.grade == "不合格" and "最低等级" in result.indicator("V").explanation
+
+
+def test_rounding_never_lifts_a_total_above_the_weights():
+    # eight 9.375-point indicators each rounded up to 9.38 sum to 75.04 (DOMAIN §4)
+    eight = [{"code": f"O{i}", "path": ["产出", "数量", f"指标{i}"], "weight": "9.375", "rule": {"type": "ratio_capped"}}
+             for i in range(8)]
+    pack = pack_of(*eight)
+    result = evaluate(pack, {f"O{i}": {"actual": "1", "target": "1"} for i in range(8)})
+    assert result.indicator("O0").score == D("9.38")
+    assert result.total == D("75") and any("各指标分值合计75" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("rule,inputs,expected", [
+    # RT16 written as DOMAIN's breakpoints + points: <10 -> 0, [10,20) -> 4, [20,30) -> 7, >=30 -> 10
+    ({"type": "tiered_bands", "breakpoints": ["10", "20", "30"], "points": ["0", "4", "7", "10"], "basis": "value"},
+     {"value": "20"}, "7.00"),
+    ({"type": "tiered_bands", "breakpoints": ["10", "20", "30"], "points": ["0", "4", "7", "10"], "basis": "value"},
+     {"value": "9.99"}, "0.00"),
+    # RT01 overachieve_policy: 30% over target loses 30%
+    ({"type": "ratio_capped", "overachieve_policy": "reduce_by_deviation"}, {"actual": "130", "target": "100"}, "7.00"),
+    ({"type": "ratio_capped", "overachieve_policy": "reduce_by_deviation"}, {"actual": "90", "target": "100"}, "9.00"),
+    ({"type": "ratio_capped", "overachieve_policy": "none"}, {"actual": "130", "target": "100"}, "10.00"),
+    # RT05 label aliases: 很满意 counted as 非常满意
+    ({"type": "survey_weighted", "aliases": {"很满意": "非常满意"}}, {"answers": {"很满意": 8, "一般": 2}}, "8.60"),
+    ({"type": "share_yes", "yes_label": "满意", "aliases": {"比较满意": "满意"}}, {"answers": {"满意": 6, "比较满意": 3, "不满意": 1}},
+     "9.00"),
+    # RT15 with DOMAIN's Chinese band names, default and local variant bands
+    ({"type": "qualitative_band"}, {"band": "部分达成", "pct": "70"}, "7.00"),
+    ({"type": "qualitative_band", "bands": {"达成": ["80", "100"], "部分达成": ["50", "80"], "未达成": ["0", "50"]}},
+     {"band": "部分达成", "pct": "55"}, "5.50"),
+    ({"type": "qualitative_band", "band": "达成"}, {}, "10.00"),
+])
+def test_domain_parameter_spellings(rule, inputs, expected):
+    assert one(rule, inputs).score == D(expected)
+
+
+@pytest.mark.parametrize("rule,message", [
+    ({"type": "tiered_bands", "breakpoints": ["10", "20"], "points": ["0", "4"], "basis": "value"}, "points 应比 breakpoints 多一个"),
+    ({"type": "tiered_bands", "basis": "value"}, "breakpoints"),
+    ({"type": "tiered_bands", "breakpoints": ["10"], "points": ["0", "4"], "bands": [{"min": "0", "points": "1"}], "basis": "value"},
+     "只用一种写法"),
+    ({"type": "ratio_capped", "overachieve_policy": "bonus"}, "overachieve_policy"),
+])
+def test_wrong_parameter_spellings_are_pack_errors(rule, message):
+    with pytest.raises(PackError, match=message):
+        pack_of({"code": "X", "path": ["产出", "指标"], "weight": "100", "rule": rule})
+
+
+def test_informational_parameters_reach_the_explanation():
+    late = one({"type": "per_day_late", "points_per_day": "1", "deadline": "2022-06-30"}, {"days_late": 3})
+    assert "规定期限2022-06-30" in late.explanation and late.score == D("7.00")
+    spent = one({"type": "budget_execution", "cutoff_date": "2022-12-31", "funds": "central"}, {"budget": "100", "executed": "96"})
+    assert "截至2022-12-31，中央资金全年预算数100万元" in spent.explanation
+
+
+@pytest.mark.parametrize("rounding,message", [
+    ({"indicator": {"places": 2, "mod": "ROUND_DOWN"}}, "rounding.indicator 中有未知项“mod”（是否应为 mode？）"),
+    ({"indicatr": {"places": 2}}, "rounding 中有未知项“indicatr”"),
+    ("2位", "rounding 应为对照表"),
+    ({"total": {"method": "sum_of_indicator_scores", "order": "sum_then_round"}}, "互相矛盾"),
+])
+def test_rounding_typos_are_errors_not_silently_ignored(rounding, message):
+    with pytest.raises(PackError, match=message):
+        pack_of({"code": "X", "path": ["产出", "指标"], "weight": "100", "rule": {"type": "binary"}}, rounding=rounding)
+
+
+def test_rounding_order_is_the_total_method():
+    ordered = pack_of({"code": "X", "path": ["产出", "指标"], "weight": "100", "rule": {"type": "binary"}},
+                      rounding={"indicator": {"places": "2"}, "total": {"order": "sum_then_round"}})
+    assert ordered.rounding.total_method == "round_raw_sum" and ordered.rounding.indicator.places == 2
