@@ -54,7 +54,7 @@ from typing import Callable
 from .model import Indicator, InputSpec, Pack, Rounding
 from .numbers import HUNDRED, ZERO, quantize
 from .ruletypes import DEFAULT_SURVEY_WEIGHTS, QUALITATIVE_BANDS, _category_choices
-from .scoring import pack_plan
+from .scoring import na_group, pack_plan
 from .workbook import names as N
 
 # Functions the compiler may emit: all evaluated alike by Excel 2010+, WPS and LibreOffice.
@@ -905,7 +905,7 @@ class PackCompiler:
         self.vetoes = [i for i in pack.indicators if i.compiled.rule_type.name == "veto"]
         groups: dict[tuple, list] = {}
         for indicator in pack.indicators:
-            groups.setdefault(indicator.path[:-1], []).append(indicator)
+            groups.setdefault(na_group(pack, indicator), []).append(indicator)
         self.groups = groups
         self.helpers: dict[str, str] = {}      # named helper formulas (defined names), see redistribution()
 
@@ -945,7 +945,7 @@ class PackCompiler:
         """
         if self.pack.na_policy != "redistribute":
             return None
-        group = indicator.path[:-1]
+        group = na_group(self.pack, indicator)
         members = self.groups[group]
         if len(members) < 2:
             return None
@@ -1004,7 +1004,7 @@ class PackCompiler:
             if indicator.weight:
                 raw = f"({raw})*({weight}/{num(indicator.weight)})"
             na_value = IF(f"{present}=0", full, "0")
-            checks += [status_ok(m.code) for m in self.groups[indicator.path[:-1]]]
+            checks += [status_ok(m.code) for m in self.groups[na_group(self.pack, indicator)]]
         scored = IF(valid, finish(raw), '""')
         expr = IF(blank(s), scored, IF(is_na(code), na_value, "0"))
         expr = IF(AND(*checks), expr, '""')

@@ -93,7 +93,8 @@ class Pack:
     grades: list[GradeBand]
     indicators: list[Indicator]
     na_policy: str = "full_credit"            # or redistribute
-    overachievement: str = "cap"
+    na_scope: str = "parent"                  # redistribute among siblings ("parent") or within the 一级指标 ("level")
+    overachievement: str = "cap"              # or reduce_by_deviation: the default of ratio_capped rules
     total_weight: Decimal = Decimal(100)
     level_weights: dict = field(default_factory=dict)   # {("项目决策",): Decimal("15"), ...}
     extends: str | None = None

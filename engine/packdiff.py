@@ -28,7 +28,7 @@ ADDED, REMOVED, CHANGED, SETTING = "新增指标", "删除指标", "修改指标
 SETTING_LABELS = {
     "id": "规则包编号", "name": "规则包名称", "program": "项目类型", "framework": "评价框架", "region": "地区", "years": "适用年度",
     "version": "版本", "source": "依据与来源", "description": "规则包说明", "evaluation_mode": "评价方式", "extends": "继承自",
-    "total_weight": "满分", "na_policy": "无任务指标处理", "overachievement": "超额完成处理", "schema": "格式版本",
+    "total_weight": "满分", "na_policy": "无任务指标处理", "na_scope": "无任务指标分值分配范围", "overachievement": "超额完成处理", "schema": "格式版本",
     "rounding.indicator.places": "指标得分保留小数位数", "rounding.indicator.mode": "指标得分舍入方式",
     "rounding.total.method": "总分计算方式", "rounding.total.places": "总分保留小数位数", "rounding.total.mode": "总分舍入方式",
     "rounding.rate.places": "得分率保留小数位数", "rounding.rate.mode": "得分率舍入方式",
@@ -145,7 +145,8 @@ DESCRIPTIVE = ("id", "name", "program", "framework", "region", "years", "version
 def flat_settings(pack: Pack) -> dict:
     """Settings as the engine applies them (defaults filled in), so an omitted default is no difference."""
     flat = {key: pack.data.get(key) for key in DESCRIPTIVE}
-    flat.update({"total_weight": pack.total_weight, "na_policy": pack.na_policy, "overachievement": pack.overachievement})
+    flat.update({"total_weight": pack.total_weight, "na_policy": pack.na_policy, "na_scope": pack.na_scope,
+                 "overachievement": pack.overachievement})
     rounding = pack.rounding
     flat.update({"rounding.indicator.places": rounding.indicator.places, "rounding.indicator.mode": rounding.indicator.mode,
                  "rounding.total.method": rounding.total_method, "rounding.total.places": rounding.total.places,
@@ -162,7 +163,8 @@ def show_setting(key: str, value) -> str:
     if value is None:
         return "（无）"
     choices = {"program": PROGRAMS, "na_policy": {"full_credit": "按满分计", "redistribute": "分值按比例分配给同级其他指标"},
-               "overachievement": {"cap": "按满分封顶"},
+               "na_scope": {"parent": "同一上级指标下的其他指标", "level": "同一一级指标下的其他指标"},
+               "overachievement": {"cap": "按满分封顶", "reduce_by_deviation": "按偏离度扣分"},
                "rounding.total.method": {"sum_of_indicator_scores": "各指标得分（舍入后）相加", "round_raw_sum": "原始得分合计后再舍入"}}
     if key.endswith(".mode"):
         return MODE_NAMES_ZH.get(value, str(value))

@@ -22,7 +22,7 @@ from .ruletypes import compile_rule
 
 PACK_SCHEMA = "anju-pack/1"
 TOP_KEYS = {"schema", "id", "name", "program", "framework", "region", "years", "version", "source", "extends",
-            "rounding", "grades", "grade_bands", "na_policy", "overachievement", "total_weight", "levels",
+            "rounding", "grades", "grade_bands", "na_policy", "na_scope", "overachievement", "total_weight", "levels",
             "indicators", "override", "add", "drop", "golden", "description", "evaluation_mode"}
 INDICATOR_KEYS = {"code", "path", "weight", "target", "unit", "rule", "inputs", "note", "after", "standard"}
 PROGRAMS = {"old_community_renovation": "城镇老旧小区改造", "shantytown_redevelopment": "城市棚户区改造",
@@ -113,8 +113,12 @@ def build(data: dict, origin: str = "", registry: dict | None = None) -> Pack:
     raw_indicators = data.get("indicators")
     if not isinstance(raw_indicators, list) or not raw_indicators:
         raise PackError(f"{where}没有指标（indicators）")
+    overachievement = choice(data.get("overachievement", "cap"), ("cap", "reduce_by_deviation"), f"{where}的 overachievement")
     indicators, seen = [], set()
     for index, raw in enumerate(raw_indicators):
+        if overachievement != "cap" and isinstance(raw, dict) and isinstance(raw.get("rule"), dict) \
+                and raw["rule"].get("type") == "ratio_capped" and "overachieve_policy" not in raw["rule"]:
+            raw = {**raw, "rule": {**raw["rule"], "overachieve_policy": overachievement}}   # the pack's default
         indicator = build_indicator(raw, index, where, registry)
         if indicator.code in seen:
             raise PackError(f"{where}中指标编码“{indicator.code}”重复")
@@ -133,7 +137,8 @@ def build(data: dict, origin: str = "", registry: dict | None = None) -> Pack:
         grades=build_grades(data.get("grades") or data.get("grade_bands") or DEFAULT_GRADES, where),
         indicators=indicators,
         na_policy=choice(data.get("na_policy", "full_credit"), ("full_credit", "redistribute"), f"{where}的 na_policy"),
-        overachievement=choice(data.get("overachievement", "cap"), ("cap",), f"{where}的 overachievement"),
+        na_scope=choice(data.get("na_scope", "parent"), ("parent", "level"), f"{where}的 na_scope"),
+        overachievement=overachievement,
         total_weight=number(data.get("total_weight", HUNDRED), f"{where}的 total_weight"),
         level_weights={tuple(str(k).split("/")): number(v, f"{where}的 levels.{k}") for k, v in (data.get("levels") or {}).items()},
         extends=data.get("extends"),

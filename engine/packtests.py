@@ -15,15 +15,24 @@ def run_pack_golden(pack: Pack) -> list[CaseResult]:
     return [run_one(pack, case) for case in pack.golden]
 
 
-def run_one(pack: Pack, case: dict) -> CaseResult:
+def run_one(pack: Pack, case) -> CaseResult:
+    if not isinstance(case, dict):
+        return CaseResult(f"{pack.id}/?", pack.origin, error=f"规则包“{pack.id}”的黄金案例应为对照表（id、inputs、expected_…）")
     result = CaseResult(f"{pack.id}/{case.get('id', '?')}", pack.origin)
     try:
-        evaluation = evaluate(pack, case.get("inputs") or {})
-    except AnjuError as exc:
+        return check_one(pack, case, result)
+    except AnjuError as exc:      # bad inputs, a bad expected value or tolerance: this case fails, the others still run
         result.error = str(exc)
         return result
+
+
+def check_one(pack: Pack, case: dict, result: CaseResult) -> CaseResult:
+    expected_scores = case.get("expected_scores") or {}
+    if not isinstance(expected_scores, dict):
+        raise AnjuError("expected_scores 应为“指标编码: 期望得分”的对照表")
+    evaluation = evaluate(pack, case.get("inputs") or {})
     tol_ind, tol_total = tolerance(case, "indicator"), tolerance(case, "total")
-    for code, expected in (case.get("expected_scores") or {}).items():
+    for code, expected in expected_scores.items():
         got = evaluation.indicator(str(code))
         if got is None:
             result.checks.append(Check(str(code), "（无此指标）", str(expected), False))

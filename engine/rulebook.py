@@ -96,7 +96,8 @@ EXTRA_ALIASES = {v: k for k, v in EXTRA_NAMES.items()}
 YES, NO = "是", "否"
 
 NA_POLICIES = {"full_credit": "按满分计（无任务视为完成）", "redistribute": "分值按比例分配给同级其他指标"}
-OVERACHIEVEMENT = {"cap": "按满分封顶"}
+NA_SCOPES = {"parent": "同一上级指标下的其他指标", "level": "同一一级指标下的其他指标"}
+OVERACHIEVEMENT = {"cap": "按满分封顶", "reduce_by_deviation": "按偏离度扣分（正向比例规则）"}
 TOTAL_METHODS = {"sum_of_indicator_scores": "各指标得分（舍入后）相加", "round_raw_sum": "原始得分合计后再舍入"}
 MODE_LABELS = {name: MODE_NAMES_ZH[constant] for name, constant in ROUNDING_MODES.items() if name.startswith("ROUND_")}
 
@@ -116,6 +117,7 @@ INFO_FIELDS = [
     ("extends", "继承自（父规则包编号）", "str", None, "填写后，导入时只把与父规则包不同之处写成 override / add / drop"),
     ("total_weight", "满分", "decimal", None, "各指标分值合计应等于满分（默认100）"),
     ("na_policy", "无任务指标处理", "choice", NA_POLICIES, ""),
+    ("na_scope", "无任务指标分值分配范围", "choice", NA_SCOPES, "无任务指标处理为按比例分配时适用"),
     ("overachievement", "超额完成处理", "choice", OVERACHIEVEMENT, ""),
     ("rounding.indicator.places", "指标得分保留小数位数", "int", None, "0到6"),
     ("rounding.indicator.mode", "指标得分舍入方式", "choice", MODE_LABELS, ""),
@@ -127,7 +129,7 @@ INFO_FIELDS = [
 ]
 INFO_BY_CODE = {f[0]: f for f in INFO_FIELDS}
 TOP_ORDER = ["schema", "id", "name", "program", "framework", "region", "years", "version", "evaluation_mode", "source",
-             "description", "extends", "na_policy", "overachievement", "total_weight", "rounding", "grades", "grade_bands",
+             "description", "extends", "na_policy", "na_scope", "overachievement", "total_weight", "rounding", "grades", "grade_bands",
              "levels", "indicators", "override", "add", "drop", "golden"]
 INDICATOR_ORDER = ["code", "path", "weight", "target", "unit", "standard", "rule", "inputs", "note", "after"]
 CASE_ORDER = ["id", "title", "inputs", "expected_scores", "expected_total", "expected_grade"]

@@ -395,12 +395,15 @@ def rate_of(score: Decimal, weight: Decimal, rounding) -> Decimal:
 
 
 def redistribute(pack: Pack, outcomes: list) -> tuple[dict, dict]:
-    """N/A policy 'redistribute': an inapplicable indicator's weight goes pro rata to its siblings."""
+    """N/A policy 'redistribute' (DOMAIN §4): an inapplicable indicator's weight goes pro rata to the
+    indicators with a task under the same parent (``na_scope: parent``, the default) or anywhere in the
+    same 一级指标 (``na_scope: level``). With nothing to move the weight to, full credit stands.
+    Shares are split at display precision (split_weight), so the weights still add up exactly."""
     weights = {ind.code: ind.weight for ind, _, _ in outcomes}
     notes: dict[str, str] = {}
     groups: dict[tuple, list] = {}
     for indicator, state, _ in outcomes:
-        groups.setdefault(indicator.path[:-1], []).append((indicator, state))
+        groups.setdefault(na_group(pack, indicator), []).append((indicator, state))
     for members in groups.values():
         missing = [ind for ind, state in members if state == NOT_APPLICABLE]
         if not missing:
@@ -418,6 +421,11 @@ def redistribute(pack: Pack, outcomes: list) -> tuple[dict, dict]:
             weights[ind.code] = share
             notes[ind.code] = f"（同级有无任务指标，分值由{fmt(ind.weight)}调整为{fmt(share)}）"
     return weights, notes
+
+
+def na_group(pack: Pack, indicator: Indicator) -> tuple:
+    """The indicators that share an inapplicable indicator's weight, by path prefix."""
+    return indicator.path[:1] if pack.na_scope == "level" else indicator.path[:-1]
 
 
 def split_weight(total: Decimal, weights: list, places: int) -> list:
@@ -508,6 +516,8 @@ def level_results(pack: Pack, results: list) -> list:
     """Subtotals for every level above the indicators, in tree order."""
     scores = [r.score for r in results]
     rate_policy = pack.rounding.rate
+    if pack.na_policy == "redistribute" and any(r.effective_weight != r.weight for r in results):
+        return moved_level_results(pack, results, scores)
     levels = []
     for key, weight, pick, seen in pack_plan(pack).levels:
         picked = pick(scores)                   # a tuple, or the one score of a single-indicator level
@@ -519,4 +529,17 @@ def level_results(pack: Pack, results: list) -> list:
             if len(seen) < LEVEL_MEMO_LIMIT:    # results are immutable: one per distinct subtotal is enough
                 seen[text] = level
         levels.append(level)
+    return levels
+
+
+def moved_level_results(pack: Pack, results: list, scores: list) -> list:
+    """Subtotals when the N/A policy moved weight: each level weighs what its indicators now weigh."""
+    effective, original = [r.effective_weight for r in results], [r.weight for r in results]
+    levels = []
+    for key, weight, pick, _ in pack_plan(pack).levels:
+        picked, now, before = pick(scores), pick(effective), pick(original)
+        score = sum(picked, ZERO) if picked.__class__ is tuple else picked
+        if now != before:             # this level gave or took weight: it weighs what its indicators now weigh
+            weight = sum(now, ZERO) if now.__class__ is tuple else now
+        levels.append(LevelResult(key, weight, score, rate_of(score, weight, pack.rounding.rate) if weight else None))
     return levels

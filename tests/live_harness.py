@@ -657,7 +657,7 @@ SYNTHETIC_PACKS = [
     },
     {   # vetoes of every scope, redistributed N/A weights, half-down/up rounding
         "id": "synthetic-vetoes", "name": "否决与分值调整（测试用）", "program": "rental_housing",
-        "na_policy": "redistribute",
+        "na_policy": "redistribute", "na_scope": "level",
         "rounding": {"indicator": {"places": 1, "mode": "ROUND_HALF_DOWN"},
                      "total": {"places": 0, "mode": "ROUND_UP"}, "rate": {"places": 3, "mode": "ROUND_DOWN"}},
         "levels": {"决策": "30", "产出": "45", "效益": "25"},

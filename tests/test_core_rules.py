@@ -249,3 +249,28 @@ def test_rounding_order_is_the_total_method():
     ordered = pack_of({"code": "X", "path": ["产出", "指标"], "weight": "100", "rule": {"type": "binary"}},
                       rounding={"indicator": {"places": "2"}, "total": {"order": "sum_then_round"}})
     assert ordered.rounding.total_method == "round_raw_sum" and ordered.rounding.indicator.places == 2
+
+
+def test_na_scope_level_shares_within_the_first_level_indicator():
+    indicators = [{"code": "A", "path": ["产出", "数量", "甲"], "weight": "10", "rule": {"type": "ratio_capped"}},
+                  {"code": "B", "path": ["产出", "数量", "乙"], "weight": "30", "rule": {"type": "ratio_capped"}},
+                  {"code": "Q", "path": ["产出", "质量", "丁"], "weight": "10", "rule": {"type": "ratio_capped"}},
+                  {"code": "C", "path": ["效益", "社会", "丙"], "weight": "50", "rule": {"type": "binary"}}]
+    inputs = {"A": "无任务", "B": {"actual": "50", "target": "100"}, "Q": {"actual": "1", "target": "1"}, "C": {"met": True}}
+    parent = evaluate(pack_of(*indicators, na_policy="redistribute"), inputs)
+    assert parent.indicator("B").score == D("20.00") and parent.indicator("Q").score == D("10.00")   # 数量 only: 30 -> 40
+    level = evaluate(pack_of(*indicators, na_policy="redistribute", na_scope="level"), inputs)
+    assert level.indicator("B").score == D("18.75") and level.indicator("Q").score == D("12.50")     # 产出 50 over 40
+    assert level.total == D("81.25")
+    levels = {lv.path: lv for lv in level.levels}
+    assert levels[("产出",)].weight == D("50") and levels[("产出", "质量")].weight == D("12.50")
+    assert levels[("产出", "数量")].weight == D("37.50")
+    with pytest.raises(PackError, match="na_scope"):
+        pack_of(*indicators, na_policy="redistribute", na_scope="一级")
+
+
+def test_pack_overachievement_sets_the_default_of_ratio_rules():
+    rule = {"code": "X", "path": ["产出", "指标"], "weight": "10", "rule": {"type": "ratio_capped"}}
+    marked_down = pack_of(rule, overachievement="reduce_by_deviation")
+    assert evaluate(marked_down, {"X": {"actual": "120", "target": "100"}}).indicator("X").score == D("8.00")
+    assert evaluate(pack_of(rule), {"X": {"actual": "120", "target": "100"}}).indicator("X").score == D("10.00")
