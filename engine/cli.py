@@ -131,15 +131,7 @@ def print_golden_results(outcomes: list, quiet: bool) -> int:
         for case in outcome.cases:
             cases += 1
             failed += not case.ok
-            click.echo(f"[{'通过' if case.ok else '不一致'}] {case.case_id}（{case.source}）{case.note}")
-            for warning in case.warnings:
-                click.echo(f"    警告：{warning}")
-            if case.error:
-                click.echo(f"    错误：{case.error}")
-            for check in case.checks:
-                if quiet and check.ok:
-                    continue
-                click.echo(f"    {'  ' if check.ok else '✗ '}{check.what}: 计算 {check.got}，期望 {check.expected}")
+            print_case(case, quiet)
     summary = f"共 {cases} 个案例，{cases - failed} 个通过，{failed} 个不一致"
     if file_errors:
         summary += f"；另有 {file_errors} 个文件有错误，未能运行"
@@ -149,19 +141,24 @@ def print_golden_results(outcomes: list, quiet: bool) -> int:
     return EXIT_FAILED if failed or file_errors or not cases else 0
 
 
+def print_case(case, quiet: bool) -> None:
+    """One golden case: its verdict, warnings, error and (all, or with --quiet only the failing) checks."""
+    click.echo(f"[{'通过' if case.ok else '不一致'}] {case.case_id}（{case.source}）{case.note}")
+    for warning in case.warnings:
+        click.echo(f"    警告：{warning}")
+    if case.error:
+        click.echo(f"    错误：{case.error}")
+    for check in case.checks:
+        if quiet and check.ok:
+            continue
+        click.echo(f"    {'  ' if check.ok else '✗ '}{check.what}: 计算 {check.got}，期望 {check.expected}")
+
+
 def print_case_results(results, quiet: bool) -> int:
     failed = 0
     for case in results:
-        status = "通过" if case.ok else "不一致"
         failed += not case.ok
-        click.echo(f"[{status}] {case.case_id}（{case.source}）{case.note}")
-        if case.error:
-            click.echo(f"    错误：{case.error}")
-        for check in case.checks:
-            if quiet and check.ok:
-                continue
-            mark = "  " if check.ok else "✗ "
-            click.echo(f"    {mark}{check.what}: 计算 {check.got}，期望 {check.expected}")
+        print_case(case, quiet)
     click.echo(f"共 {len(results)} 个案例，{len(results) - failed} 个通过，{failed} 个不一致")
     return failed
 
