@@ -177,6 +177,12 @@ def _param_items(fields):
     return parse
 
 
+def _param_decimal_list(value, where):
+    if not isinstance(value, list) or not value:
+        raise RuleDefinitionError(f"{where}应为非空的数字列表")
+    return [_param_decimal(v, f"{where}第{i + 1}项") for i, v in enumerate(value)]
+
+
 def _param_decimal_map(value, where):
     if not isinstance(value, dict) or not value:
         raise RuleDefinitionError(f"{where}应为非空的“名称: 分值”对照表")
@@ -281,7 +287,7 @@ PARAM_PARSERS = {
     "value_from": _param_value_from,
     "bandmap": _param_bandmap,
     "input_decls": _param_input_decls,
-    "decimal_list": lambda value, where: _param_decimal_list(value, where),
+    "decimal_list": _param_decimal_list,
     "expr": _param_str,
     "parts": lambda value, where: value,   # compiled recursively by compile_rule
 }
@@ -836,12 +842,6 @@ def _bands_from_breakpoints(params: dict, where: str) -> dict:
     params["bands"] = _param_bands(rows, f"{where}（由 breakpoints 和 points 换算的分档）")
     params["breakpoints"] = params["points"] = None      # bands is the one canonical form from here on
     return params
-
-
-def _param_decimal_list(value, where):
-    if not isinstance(value, list) or not value:
-        raise RuleDefinitionError(f"{where}应为非空的数字列表")
-    return [_param_decimal(v, f"{where}第{i + 1}项") for i, v in enumerate(value)]
 
 
 @rule_type("tiered_bands", "分档给分", description="按完成值所在档次给分",
