@@ -116,9 +116,8 @@ def build(data: dict, origin: str = "", registry: dict | None = None) -> Pack:
     overachievement = choice(data.get("overachievement", "cap"), ("cap", "reduce_by_deviation"), f"{where}的 overachievement")
     indicators, seen = [], set()
     for index, raw in enumerate(raw_indicators):
-        if overachievement != "cap" and isinstance(raw, dict) and isinstance(raw.get("rule"), dict) \
-                and raw["rule"].get("type") == "ratio_capped" and "overachieve_policy" not in raw["rule"]:
-            raw = {**raw, "rule": {**raw["rule"], "overachieve_policy": overachievement}}   # the pack's default
+        if overachievement != "cap" and isinstance(raw, dict):
+            raw = {**raw, "rule": with_overachievement(raw.get("rule"), overachievement)}   # the pack's default
         indicator = build_indicator(raw, index, where, registry)
         if indicator.code in seen:
             raise PackError(f"{where}中指标编码“{indicator.code}”重复")
@@ -232,8 +231,8 @@ def build_rounding(raw, where: str) -> RoundingPolicy:
             mode = rounding_mode(mode_name)
         except KeyError:
             raise PackError(f"{where}的 rounding.{label}.mode“{mode_name}”无效，可选：{', '.join(ROUNDING_MODES)}") from None
-        if isinstance(places, str) and places.strip().isdigit():
-            places = int(places)               # golden files write every number as a string
+        if isinstance(places, str) and places.strip().isdecimal():
+            places = int(places.strip())       # golden files write every number as a string
         if not isinstance(places, int) or isinstance(places, bool) or not 0 <= places <= 6:
             raise PackError(f"{where}的 rounding.{label}.places 应为0到6的整数（收到“{places}”）")
         return Rounding(places, mode)
@@ -283,6 +282,18 @@ def number(value, what: str) -> Decimal:
         return to_decimal(value, what=what)
     except Exception as exc:   # InputError carries the Chinese sentence
         raise PackError(str(exc)) from None
+
+
+def with_overachievement(rule, policy: str):
+    """A ratio_capped rule (also as a composite part) without its own overachieve_policy takes the pack's."""
+    if not isinstance(rule, dict):
+        return rule
+    if rule.get("type") == "ratio_capped" and "overachieve_policy" not in rule:
+        return {**rule, "overachieve_policy": policy}
+    if rule.get("type") == "composite" and isinstance(rule.get("parts"), list):
+        return {**rule, "parts": [{**part, "rule": with_overachievement(part.get("rule"), policy)} if isinstance(part, dict)
+                                  else part for part in rule["parts"]]}
+    return rule
 
 
 def choice(value, allowed: tuple, what: str) -> str:

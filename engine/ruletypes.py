@@ -471,7 +471,7 @@ TRANSFORMS = {
            params={"cap": Param("decimal", "完成率封顶（1为100%）", default=ONE),
                    "overachieve_policy": Param("str", "超额完成的处理：none（按满分计）或 reduce_by_deviation（按偏离度扣分）",
                                                default="none", choices=("none", "reduce_by_deviation"))},
-           inputs=ratio_inputs)
+           inputs=ratio_inputs, max_points=lambda p, w: w * max(ONE, p["cap"]))
 def ratio_capped(call: Call) -> Outcome:
     actual, target = call.inputs["actual"], call.inputs["target"]
     target_positive(call, target)
@@ -726,7 +726,7 @@ def per_item_deduction(call: Call) -> Outcome:
     count = call.inputs[p["key"]]
     unit = call.unit(p["key"]) or "项"
     if p["severe_zero"] and call.inputs.get("severe"):
-        return Outcome(ZERO, f"{call.label('severe')}，一次性扣除{points(w)}，本项不得分", {"deduction": w})
+        return Outcome(ZERO, f"存在性质恶劣情形，一次性扣除{points(w)}，本项不得分", {"deduction": w})
     if count == 0:
         return Outcome(w, f"{call.label(p['key'])}0{unit}，不扣分", {"deduction": ZERO})
     deduction = min(cap, per_item * count)
@@ -967,8 +967,9 @@ def composite(call: Call) -> Outcome:
         outcome = run_rule(rule, call.code, weight, call.inputs.get(key, {}))
         warnings += outcome.warnings
         facts[key] = outcome.facts
-        if outcome.facts.get("veto") and "veto" not in facts:   # a part's level/total/grade veto is the indicator's
-            facts["veto"], facts["veto_grade"] = outcome.facts["veto"], outcome.facts.get("veto_grade")
+        scope = outcome.facts.get("veto")
+        if scope and scope != "indicator" and "veto" not in facts:   # a part's level/total/grade veto is the indicator's
+            facts["veto"], facts["veto_grade"] = scope, outcome.facts.get("veto_grade")
         total += outcome.score
         deductions += weight - outcome.score
         texts.append(f"{label}：{outcome.text}" + (f"（{fmt(outcome.score)}/{fmt(weight)}分）" if shared_cap is None else ""))
@@ -1030,6 +1031,8 @@ def _compile_parts(params, weight, where, registry):
         if not isinstance(part, dict) or not part.get("key") or "rule" not in part:
             raise RuleDefinitionError(f"{where}组合规则第{index + 1}个分项须有 key 和 rule")
         key = str(part["key"])
+        if key in ("veto", "veto_grade"):
+            raise RuleDefinitionError(f"{where}组合规则分项 key 不能用“{key}”（保留给一票否决），请换一个名称")
         if key in seen:
             raise RuleDefinitionError(f"{where}组合规则分项 key“{key}”重复")
         seen.add(key)

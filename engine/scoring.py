@@ -91,6 +91,8 @@ def quick_answers(value):
 def quick_category(spec: InputSpec):
     options = {normalise_text(label): key for key, label in spec.choices} | {key: key for key, _ in spec.choices}
     options |= {alias: key for alias, key in CHOICE_ALIASES.items() if key in options.values() and alias not in options}
+    # an option spelt like a state word (不适用, na ...) is a state on the full path: leave it to that path
+    options = {text: key for text, key in options.items() if not input_state(text)}
     return lambda value: options.get(value) if value.__class__ is str else None
 
 
@@ -416,10 +418,10 @@ def redistribute(pack: Pack, outcomes: list) -> tuple[dict, dict]:
         shares = split_weight(group_weight, [ind.weight for ind in present], pack.rounding.indicator.places)
         for ind in missing:
             weights[ind.code] = ZERO
-            notes[ind.code] = "，其分值按比例调整到同级其他指标"
+            notes[ind.code] = f"，其分值按比例调整到{'同一一级指标内' if pack.na_scope == 'level' else '同级'}其他指标"
         for ind, share in zip(present, shares):
             weights[ind.code] = share
-            notes[ind.code] = f"（同级有无任务指标，分值由{fmt(ind.weight)}调整为{fmt(share)}）"
+            notes[ind.code] = f"（{'同一一级指标' if pack.na_scope == 'level' else '同级'}有无任务指标，分值由{fmt(ind.weight)}调整为{fmt(share)}）"
     return weights, notes
 
 
@@ -496,20 +498,20 @@ def pack_plan(pack: Pack) -> PackPlan:
 def total_cap(pack: Pack) -> Decimal:
     """满分 (total_weight), but never more than the indicators can give: rounding each of eight
     9.375-point indicators up to 9.38 must not make a total above the weights' sum (DOMAIN §4).
-    Bonus rules may go above their weight by their bonus cap."""
+    A rule that may score above its weight (a bonus, a cap above 100%) declares how far (max_points)."""
     most = ZERO
     for indicator in pack.indicators:
-        most += indicator.weight
-        compiled = indicator.compiled
-        if compiled is not None and compiled.rule_type.name == "bonus_capped":
-            most += compiled.params["bonus_cap"]
+        compiled, best = indicator.compiled, None
+        if compiled is not None:
+            best = compiled.rule_type.max_points(compiled.params, indicator.weight)
+        most += indicator.weight if best is None else max(indicator.weight, best)
     return min(pack.total_weight, most)
 
 
 def total_cap_warning(pack: Pack, total: Decimal, cap: Decimal) -> str:
     if cap == pack.total_weight:
         return f"总分{fmt(total)}超过满分{fmt(cap)}，按{fmt(cap)}计"
-    return f"总分{fmt(total)}超过各指标分值合计{fmt(cap)}（各项舍入后相加所致），按{fmt(cap)}计"
+    return f"总分{fmt(total)}超过各指标最高可得分合计{fmt(cap)}，按{fmt(cap)}计"
 
 
 def level_results(pack: Pack, results: list) -> list:

@@ -429,7 +429,7 @@ VETO_SCOPE = {"indicator": "本项不得分", "level": "所在一级指标不得
 def _veto(ctx: Ctx) -> str:
     p = ctx.params
     label = affirmative(ctx.label(p["key"], p.get("label") or "出现否决情形"))
-    outcome = VETO_SCOPE.get(p["scope"]) or f"评价等级直接定为“{p.get('grade') or ''}”"
+    outcome = VETO_SCOPE.get(p["scope"]) or (f"评价等级直接定为“{p['grade']}”" if p.get("grade") else "评价等级直接定为最低等级")
     return f"{label}的，一票否决，{outcome}；否则{pts(ctx.weight)}"
 
 

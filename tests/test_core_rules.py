@@ -188,7 +188,7 @@ def test_rounding_never_lifts_a_total_above_the_weights():
     pack = pack_of(*eight)
     result = evaluate(pack, {f"O{i}": {"actual": "1", "target": "1"} for i in range(8)})
     assert result.indicator("O0").score == D("9.38")
-    assert result.total == D("75") and any("各指标分值合计75" in w for w in result.warnings)
+    assert result.total == D("75") and any("各指标最高可得分合计75" in w for w in result.warnings)
 
 
 @pytest.mark.parametrize("rule,inputs,expected", [
@@ -274,3 +274,40 @@ def test_pack_overachievement_sets_the_default_of_ratio_rules():
     marked_down = pack_of(rule, overachievement="reduce_by_deviation")
     assert evaluate(marked_down, {"X": {"actual": "120", "target": "100"}}).indicator("X").score == D("8.00")
     assert evaluate(pack_of(rule), {"X": {"actual": "120", "target": "100"}}).indicator("X").score == D("10.00")
+
+
+def test_an_option_spelt_like_a_state_word_is_the_state():
+    rule = {"type": "categorical", "points": {"on_time": "10", "late": "5", "na": "0"}, "labels": {"na": "不适用"}}
+    for spelling in ("不适用", " 不适用", "na"):
+        result = one(rule, {"category": spelling}, weight="10")
+        assert result.status == "not_applicable" and result.score == D("10.00"), spelling
+
+
+def test_composite_part_vetoes():
+    def pack(part_key, scope):
+        composite = {"type": "composite", "parts": [
+            {"key": "use", "weight": "5", "rule": {"type": "binary", "key": "ok"}},
+            {"key": part_key, "weight": "5", "rule": {"type": "veto", "scope": scope}}]}
+        return pack_of({"code": "A", "path": ["产出", "完成"], "weight": "90", "rule": {"type": "ratio_capped"}},
+                       {"code": "B", "path": ["过程", "资金"], "weight": "10", "rule": composite})
+    inputs = lambda key: {"A": {"actual": "1", "target": "1"}, "B": {"use": {"ok": True}, key: {"triggered": True}}}  # noqa: E731
+    only_part = evaluate(pack("ban", "indicator"), inputs("ban"))
+    assert only_part.indicator("B").score == D("5.00") and only_part.indicator("B").status == "scored"
+    with pytest.raises(PackError, match="保留给一票否决"):
+        pack("veto", "total")
+
+
+def test_a_cap_above_one_lifts_the_total_cap():
+    pack = pack_of({"code": "A", "path": ["产出", "甲"], "weight": "50", "rule": {"type": "ratio_capped", "cap": "1.2"}},
+                   {"code": "B", "path": ["产出", "乙"], "weight": "40", "rule": {"type": "ratio_capped", "cap": "1.2"}})
+    result = evaluate(pack, {"A": {"actual": "2", "target": "1"}, "B": {"actual": "2", "target": "1"}})
+    assert result.total == D("100") and any("超过满分100" in w for w in result.warnings)
+
+
+def test_pack_overachievement_reaches_composite_parts():
+    composite = {"type": "composite", "parts": [
+        {"key": "homes", "weight": "5", "rule": {"type": "ratio_capped"}},
+        {"key": "area", "weight": "5", "rule": {"type": "ratio_capped", "overachieve_policy": "none"}}]}
+    pack = pack_of({"code": "X", "path": ["产出", "数量"], "weight": "10", "rule": composite}, overachievement="reduce_by_deviation")
+    result = evaluate(pack, {"X": {"homes": {"actual": "120", "target": "100"}, "area": {"actual": "120", "target": "100"}}})
+    assert result.indicator("X").score == D("9.00")      # homes 5 x 0.8 = 4, area capped at 5
