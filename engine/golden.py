@@ -55,7 +55,6 @@ PART_KEYS = {"key", "name", "weight", "rule", "inputs", "note"}
 KNOWN_INPUT_KEYS = {"indicator", "target", "actual", "completion_pct", "expected_rate_of_weight", "status", "note",
                     "unit", "published_score"}
 TOLERANCE_KEYS = {"indicator", "total"}
-ROUNDING_PARTS = ("indicator", "total", "rate")
 
 
 @dataclass
@@ -142,18 +141,6 @@ def parse_number(value, what: str, problems: list) -> Decimal | None:
     except AnjuError as exc:
         problems.append(str(exc))
         return None
-
-
-def tolerance(case: dict, which: str) -> Decimal:
-    raw = case.get("tolerance") or {}
-    if not isinstance(raw, dict):
-        raise AnjuError(f"容差（tolerance）应为对照表，如 {{indicator: \"0.005\", total: \"0.005\"}}，收到的是{describe(raw)}")
-    value = raw.get(which)
-    return DEFAULT_TOLERANCE if value is None else to_decimal(value, what=f"容差（tolerance.{which}）")
-
-
-def close(got: Decimal, expected, tol: Decimal) -> bool:
-    return abs(got - to_decimal(expected, what="期望值")) <= tol
 
 
 # --------------------------------------------------------------------------- files
@@ -354,17 +341,14 @@ def diagnose(pack_data: dict, inputs: dict, source: str, registry, first: str | 
     return [m.replace(prefix, "本案例", 1) if m.startswith(prefix) else m for m in dict.fromkeys(messages)]
 
 
-def case_to_pack(case: dict, problems: list | None = None, warnings: list | None = None):
+def case_to_pack(case: dict, problems: list, warnings: list):
     """An inline golden case -> (pack mapping, inputs by code, expected scores, blocked).
 
     Composite parts carry their own inputs. Shape problems are appended to ``problems``; an
     indicator whose shape is wrong is left out and ``blocked`` is set, so the rest can still be
-    diagnosed but the case is not scored. Called without ``problems`` it raises on the first one
-    and returns (pack mapping, inputs) as before.
+    diagnosed but the case is not scored. Policy settings (rounding, levels, ...) are checked by
+    packs.build, whose errors ``diagnose`` collects.
     """
-    strict = problems is None
-    problems = [] if strict else problems
-    warnings = [] if warnings is None else warnings
     indicators, inputs, expected_scores = [], {}, []
     blocked = False
 
@@ -428,44 +412,10 @@ def case_to_pack(case: dict, problems: list | None = None, warnings: list | None
             pack[key] = case[key]
     pack["grades"] = case.get("grades") or case.get("grade_bands") or DEFAULT_GRADES
     pack.pop("grade_bands", None)
-    rounding_problems = check_rounding(case.get("rounding"))
-    if rounding_problems:
-        problems += rounding_problems
-        pack["rounding"] = {}   # diagnose the rest with the default rounding
-        blocked = True
-    else:   # a part left empty (``indicator:``) means the default, as if it were not written
-        pack["rounding"] = {k: v for k, v in (case.get("rounding") or {}).items() if v is not None}
-    if "levels" in pack and not isinstance(pack["levels"], dict):
-        problems.append(f"一级指标权重（levels）应为“指标层级: 分值”的对照表，收到的是{describe(pack['levels'])}")
-        del pack["levels"]
-        blocked = True
-
-    if strict:
-        if problems:
-            raise PackError(problems[0])
-        return pack, inputs
+    rounding = case.get("rounding")
+    if isinstance(rounding, dict):   # a part left empty (``indicator:``) means the default, as if it were not written
+        pack["rounding"] = {k: v for k, v in rounding.items() if v is not None}
     return pack, inputs, expected_scores, blocked
-
-
-def check_rounding(raw) -> list:
-    """packs.build_rounding expects mappings all the way down: check the shape before handing over."""
-    if raw is None or raw == {}:
-        return []
-    example = "{indicator: {places: 2, mode: ROUND_HALF_UP}, total: {method: sum_of_indicator_scores}}"
-    if not isinstance(raw, dict):
-        return [f"rounding 应为对照表，如 {example}，收到的是{describe(raw)}"]
-    problems = []   # unknown keys and bad values are packs.build's to report
-    for part in ROUNDING_PARTS:
-        value = raw.get(part)
-        if value is None:
-            continue
-        if not isinstance(value, dict):
-            problems.append(f"rounding.{part} 应为对照表，如 {{places: 2, mode: ROUND_HALF_UP}}，收到的是{describe(value)}")
-            continue
-        mode = value.get("mode")
-        if mode is not None and not isinstance(mode, str):
-            problems.append(f"rounding.{part}.mode 应为舍入方式名称，如 ROUND_HALF_UP 或 ROUND_DOWN，收到的是{describe(mode)}")
-    return problems
 
 
 def check_known_inputs(case: dict, result: CaseResult, problems: list | None = None) -> CaseResult:

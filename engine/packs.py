@@ -139,7 +139,7 @@ def build(data: dict, origin: str = "", registry: dict | None = None) -> Pack:
         na_scope=choice(data.get("na_scope", "parent"), ("parent", "level"), f"{where}的 na_scope"),
         overachievement=overachievement,
         total_weight=number(data.get("total_weight", HUNDRED), f"{where}的 total_weight"),
-        level_weights={tuple(str(k).split("/")): number(v, f"{where}的 levels.{k}") for k, v in (data.get("levels") or {}).items()},
+        level_weights=build_level_weights(data.get("levels"), where),
         extends=data.get("extends"),
         origin=origin,
         golden=list(data.get("golden") or []),
@@ -227,6 +227,8 @@ def build_rounding(raw, where: str) -> RoundingPolicy:
         part = part or {}
         places = part.get("places", default_places)
         mode_name = part.get("mode", default_mode)
+        if not isinstance(mode_name, str):
+            raise PackError(f"{where}的 rounding.{label}.mode 应为舍入方式名称，如 ROUND_HALF_UP 或 ROUND_DOWN")
         try:
             mode = rounding_mode(mode_name)
         except KeyError:
@@ -254,6 +256,15 @@ def build_rounding(raw, where: str) -> RoundingPolicy:
     rate = one({"places": rate_raw.get("places", 2), "mode": rate_raw.get("mode", indicator_raw.get("mode", "ROUND_HALF_UP"))},
                2, "ROUND_HALF_UP", "rate")
     return RoundingPolicy(indicator, total, rate, method)
+
+
+def build_level_weights(raw, where: str) -> dict:
+    """``levels: {项目决策: 15, 项目产出/数量: 20}`` -> {("项目决策",): 15, ("项目产出", "数量"): 20}."""
+    if raw in (None, {}):
+        return {}
+    if not isinstance(raw, dict):
+        raise PackError(f"{where}的一级指标权重（levels）应为“指标层级: 分值”的对照表，如 {{项目决策: 15}}")
+    return {tuple(str(k).split("/")): number(v, f"{where}的 levels.{k}") for k, v in raw.items()}
 
 
 def did_you_mean(word, choices) -> str:

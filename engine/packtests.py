@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import AnjuError
-from .golden import CaseResult, Check, close, tolerance
+from .golden import CaseResult, Check, case_tolerances, join_problems, parse_number
 from .model import Pack
 from .numbers import fmt
 from .scoring import evaluate
@@ -30,17 +30,22 @@ def check_one(pack: Pack, case: dict, result: CaseResult) -> CaseResult:
     expected_scores = case.get("expected_scores") or {}
     if not isinstance(expected_scores, dict):
         raise AnjuError("expected_scores 应为“指标编码: 期望得分”的对照表")
+    problems: list = []
+    tol_ind, tol_total = case_tolerances(case, problems, result.warnings)
+    wanted = [(str(code), raw, parse_number(raw, f"指标{code}的期望得分", problems)) for code, raw in expected_scores.items()]
+    total = None if case.get("expected_total") is None else parse_number(case["expected_total"], "期望总分", problems)
+    if problems:
+        raise AnjuError(join_problems(problems))
     evaluation = evaluate(pack, case.get("inputs") or {})
-    tol_ind, tol_total = tolerance(case, "indicator"), tolerance(case, "total")
-    for code, expected in expected_scores.items():
-        got = evaluation.indicator(str(code))
+    for code, raw, expected in wanted:
+        got = evaluation.indicator(code)
         if got is None:
-            result.checks.append(Check(str(code), "（无此指标）", str(expected), False))
+            result.checks.append(Check(code, "（无此指标）", str(raw), False))
         else:
-            result.checks.append(Check(str(code), fmt(got.score), str(expected), close(got.score, expected, tol_ind)))
-    if case.get("expected_total") is not None:
+            result.checks.append(Check(code, fmt(got.score), str(raw), abs(got.score - expected) <= tol_ind))
+    if total is not None:
         result.checks.append(Check("总分", fmt(evaluation.total), str(case["expected_total"]),
-                                   close(evaluation.total, case["expected_total"], tol_total)))
+                                   abs(evaluation.total - total) <= tol_total))
     if case.get("expected_grade") is not None:
         result.checks.append(Check("等级", evaluation.grade, str(case["expected_grade"]), evaluation.grade == str(case["expected_grade"])))
     return result
